@@ -1,0 +1,1 @@
+"""Slack action and command handlers; each module has a ``register(app, ...)`` function."""
