@@ -1,0 +1,1 @@
+"""Configuration: environment settings (secrets included) and the routing/approver rules file."""

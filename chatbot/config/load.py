@@ -1,0 +1,164 @@
+"""Read the rules file (``CHATBOT_CONFIG``, YAML) into :class:`Rules`, naming any bad key.
+
+Example::
+
+    channels:
+      default: flow-alerts        # channel name or ID
+      war_room: sec-war-room
+    routes:
+      - namespaces: ["payments-*"]
+        channel: payments-flows
+    approvers:
+      - namespaces: ["payments-*"]
+        users: [U012PAYLEAD]
+        groups: [S01PAYTEAM]
+    escalation:
+      pending_timeout: 30m
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from chatbot.config.rules import Approvers, Escalation, Route, Rules
+from chatbot.errors import ConfigError
+
+_USER_ID = re.compile(r"[UW][A-Z0-9]{2,}")
+_GROUP_ID = re.compile(r"S[A-Z0-9]{2,}")
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?")
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
+
+
+def load_rules(path: Path) -> Rules:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config file {path} is not valid YAML: {exc}") from exc
+    return rules_from_document(doc or {}, source=str(path))
+
+
+def rules_from_document(doc: object, *, source: str = "config") -> Rules:
+    top = _mapping(doc, source)
+    _known(top, {"channels", "routes", "approvers", "escalation"}, source)
+    channels = _mapping(top.get("channels", {}), f"{source}: channels")
+    _known(channels, {"default", "war_room"}, f"{source}: channels")
+    default = _channel(channels.get("default"), f"{source}: channels.default")
+    if default is None:
+        raise ConfigError(f"{source}: channels.default is required (the channel for unrouted "
+                          "anomalies)")
+    return Rules(
+        default_channel=default,
+        war_room_channel=_channel(channels.get("war_room"), f"{source}: channels.war_room"),
+        routes=tuple(_route(item, f"{source}: routes[{i}]")
+                     for i, item in enumerate(_list(top.get("routes", []), f"{source}: routes"))),
+        approvers=tuple(
+            _approvers(item, f"{source}: approvers[{i}]")
+            for i, item in enumerate(_list(top.get("approvers", []), f"{source}: approvers"))
+        ),
+        escalation=_escalation(top.get("escalation", {}), f"{source}: escalation"),
+    )
+
+
+def parse_duration(value: object, where: str) -> float:
+    """``90``, ``"90s"``, ``"30m"``, ``"2h"`` → seconds."""
+    if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
+        return float(value)
+    match = _DURATION.fullmatch(str(value).strip())
+    if not match:
+        raise ConfigError(f"{where} must be a duration such as 90s, 30m or 2h, not {value!r}")
+    return float(match.group(1)) * _UNITS[match.group(2)]
+
+
+def _route(item: object, where: str) -> Route:
+    doc = _mapping(item, where)
+    _known(doc, {"namespaces", "channel"}, where)
+    channel = _channel(doc.get("channel"), f"{where}.channel")
+    if channel is None:
+        raise ConfigError(f"{where}.channel is required")
+    return Route(namespaces=_patterns(doc.get("namespaces"), f"{where}.namespaces"),
+                 channel=channel)
+
+
+def _approvers(item: object, where: str, *, need_namespaces: bool = True) -> Approvers:
+    doc = _mapping(item, where)
+    _known(doc, {"namespaces", "users", "groups"}, where)
+    users = _ids(doc.get("users", []), _USER_ID, f"{where}.users", "a Slack user ID (U…)")
+    groups = _ids(doc.get("groups", []), _GROUP_ID, f"{where}.groups", "a user-group ID (S…)")
+    namespaces = (_patterns(doc.get("namespaces"), f"{where}.namespaces")
+                  if need_namespaces else ("*",))
+    return Approvers(namespaces=namespaces, users=users, groups=groups)
+
+
+def _escalation(item: object, where: str) -> Escalation:
+    doc = _mapping(item, where)
+    _known(doc, {"pending_timeout", "retried_after_block_window", "anyone_may_escalate",
+                 "war_room_approvers"}, where)
+    defaults = Escalation()
+    anyone = doc.get("anyone_may_escalate", False)
+    if not isinstance(anyone, bool):
+        raise ConfigError(f"{where}.anyone_may_escalate must be true or false")
+    war_room = doc.get("war_room_approvers")
+    return Escalation(
+        pending_timeout_seconds=parse_duration(
+            doc.get("pending_timeout", defaults.pending_timeout_seconds),
+            f"{where}.pending_timeout"),
+        retried_after_block_window_seconds=parse_duration(
+            doc.get("retried_after_block_window",
+                    defaults.retried_after_block_window_seconds),
+            f"{where}.retried_after_block_window"),
+        anyone_may_escalate=anyone,
+        war_room_approvers=(Approvers() if war_room is None else
+                            _approvers(war_room, f"{where}.war_room_approvers",
+                                       need_namespaces=False)),
+    )
+
+
+def _channel(value: object, where: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"{where} must be a channel name or ID")
+    return value.strip().removeprefix("#")
+
+
+def _patterns(value: object, where: str) -> tuple[str, ...]:
+    items = _list(value if value is not None else [], where)
+    if not items or not all(isinstance(p, str) and p for p in items):
+        raise ConfigError(f"{where} must be a non-empty list of namespace patterns")
+    return tuple(str(p) for p in items)
+
+
+def _ids(value: object, pattern: re.Pattern[str], where: str, what: str) -> frozenset[str]:
+    items = _list(value, where)
+    for item in items:
+        if not isinstance(item, str) or not pattern.fullmatch(item):
+            raise ConfigError(f"{where}: {item!r} is not {what}")
+    return frozenset(str(item) for item in items)
+
+
+def _mapping(value: object, where: str) -> Mapping[str, Any]:
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where} must be a mapping")
+    return value
+
+
+def _list(value: object, where: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise ConfigError(f"{where} must be a list")
+    return value
+
+
+def _known(doc: Mapping[str, Any], keys: set[str], where: str) -> None:
+    for key in doc:
+        if key not in keys:
+            raise ConfigError(f"{where}: unknown key {key!r} (expected one of "
+                              f"{', '.join(sorted(keys))})")

@@ -1,0 +1,70 @@
+"""Routing, approver and escalation rules as plain data, with the pure lookups over them.
+
+Namespace patterns are shell-style globs (``payments-*``); the first matching rule wins,
+so rules are written most specific first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
+from typing import TypeVar
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    namespaces: tuple[str, ...]
+    channel: str
+
+
+@dataclass(frozen=True, slots=True)
+class Approvers:
+    """Slack user IDs (``U…``/``W…``) and user-group IDs (``S…``) allowed to decide."""
+
+    namespaces: tuple[str, ...] = ("*",)
+    users: frozenset[str] = frozenset()
+    groups: frozenset[str] = frozenset()
+
+    def __bool__(self) -> bool:
+        return bool(self.users or self.groups)
+
+
+@dataclass(frozen=True, slots=True)
+class Escalation:
+    pending_timeout_seconds: float = 30 * 60
+    retried_after_block_window_seconds: float = 24 * 3600
+    anyone_may_escalate: bool = False
+    war_room_approvers: Approvers = field(default_factory=Approvers)
+
+
+@dataclass(frozen=True, slots=True)
+class Rules:
+    default_channel: str
+    war_room_channel: str | None = None
+    routes: tuple[Route, ...] = ()
+    approvers: tuple[Approvers, ...] = ()
+    escalation: Escalation = field(default_factory=Escalation)
+
+    def channel_for(self, namespace: str) -> str:
+        route = first_match(self.routes, namespace)
+        return route.channel if route else self.default_channel
+
+    def approvers_for(self, namespace: str) -> Approvers:
+        """Who may decide for a client namespace; nobody when no rule matches."""
+        rule = first_match(self.approvers, namespace)
+        return rule if rule else Approvers(namespaces=(namespace,))
+
+
+_R = TypeVar("_R", Route, Approvers)
+
+
+def matches(patterns: Sequence[str], namespace: str) -> bool:
+    return any(fnmatchcase(namespace, pattern) for pattern in patterns)
+
+
+def first_match(rules: Sequence[_R], namespace: str) -> _R | None:
+    for rule in rules:
+        if matches(rule.namespaces, namespace):
+            return rule
+    return None

@@ -1,0 +1,125 @@
+"""Process settings from ``CHATBOT_*`` environment variables; secrets only from here.
+
+Secrets are wrapped in :class:`Secret`, whose ``repr``/``str`` never show the value, so a
+settings object can be logged or put in an error message without leaking a token.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from chatbot.errors import ConfigError
+
+
+class Secret:
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('********')"
+
+    __str__ = __repr__
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+
+@dataclass(frozen=True)
+class KafkaSettings:
+    bootstrap: str | None
+    topic: str = "flow-anomalies"
+    group: str = "flow-approval-chatbot"
+    dlq_topic: str = "flow-anomalies.dlq"
+    security_protocol: str = "PLAINTEXT"
+    sasl_mechanism: str | None = None
+    sasl_username: str | None = None
+    sasl_password: Secret | None = None
+    ssl_cafile: Path | None = None
+
+
+@dataclass(frozen=True)
+class SlackSettings:
+    bot_token: Secret | None
+    signing_secret: Secret | None
+    app_token: Secret | None
+    api_url: str = "https://slack.com/api/"
+
+
+@dataclass(frozen=True)
+class Settings:
+    kafka: KafkaSettings
+    slack: SlackSettings
+    database_url: Secret
+    redis_url: Secret | None
+    kubeconfig: Path | None
+    intents_sink: str
+    http_host: str
+    http_port: int
+    config_path: Path | None
+    log_level: str
+
+    @property
+    def intents_directory(self) -> Path | None:
+        kind, _, path = self.intents_sink.partition(":")
+        return Path(path) if kind == "directory" else None
+
+
+def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
+    env = os.environ if env is None else env
+
+    def get(name: str, default: str | None = None) -> str | None:
+        value = env.get(f"CHATBOT_{name}", "").strip()
+        return value or default
+
+    def secret(name: str) -> Secret | None:
+        value = get(name)
+        return Secret(value) if value else None
+
+    sink = get("INTENTS_SINK", "kubernetes") or "kubernetes"
+    if sink != "kubernetes" and not (sink.startswith("directory:") and len(sink) > 10):
+        raise ConfigError("CHATBOT_INTENTS_SINK must be 'kubernetes' or 'directory:<path>'")
+    port = get("HTTP_PORT", "3000") or "3000"
+    if not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ConfigError(f"CHATBOT_HTTP_PORT must be a port number, not {port!r}")
+    protocol = (get("KAFKA_SECURITY_PROTOCOL", "PLAINTEXT") or "PLAINTEXT").upper()
+    if protocol not in {"PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"}:
+        raise ConfigError("CHATBOT_KAFKA_SECURITY_PROTOCOL must be PLAINTEXT, SSL, "
+                          "SASL_PLAINTEXT or SASL_SSL")
+    cafile = get("KAFKA_SSL_CAFILE")
+    kubeconfig = get("KUBECONFIG")
+    config = get("CONFIG")
+    return Settings(
+        kafka=KafkaSettings(
+            bootstrap=get("KAFKA_BOOTSTRAP"),
+            topic=get("KAFKA_TOPIC", "flow-anomalies") or "flow-anomalies",
+            group=get("KAFKA_GROUP", "flow-approval-chatbot") or "flow-approval-chatbot",
+            dlq_topic=get("KAFKA_DLQ_TOPIC", "flow-anomalies.dlq") or "flow-anomalies.dlq",
+            security_protocol=protocol,
+            sasl_mechanism=get("KAFKA_SASL_MECHANISM"),
+            sasl_username=get("KAFKA_SASL_USERNAME"),
+            sasl_password=secret("KAFKA_SASL_PASSWORD"),
+            ssl_cafile=Path(cafile) if cafile else None,
+        ),
+        slack=SlackSettings(
+            bot_token=secret("SLACK_BOT_TOKEN"),
+            signing_secret=secret("SLACK_SIGNING_SECRET"),
+            app_token=secret("SLACK_APP_TOKEN"),
+            api_url=get("SLACK_API_URL", "https://slack.com/api/") or "https://slack.com/api/",
+        ),
+        database_url=Secret(get("DATABASE_URL", "sqlite+aiosqlite:///chatbot.db") or ""),
+        redis_url=secret("REDIS_URL"),
+        kubeconfig=Path(kubeconfig) if kubeconfig else None,
+        intents_sink=sink,
+        http_host=get("HTTP_HOST", "0.0.0.0") or "0.0.0.0",  # noqa: S104 - serves Slack
+        http_port=int(port),
+        config_path=Path(config) if config else None,
+        log_level=(get("LOG_LEVEL", "INFO") or "INFO").upper(),
+    )

@@ -1,0 +1,35 @@
+"""The service's error hierarchy, split by what the caller should do about it.
+
+Permanent errors are never retried (bad input goes to the dead-letter topic, a refused
+decision is explained to the person); temporary errors are retried after ``delay`` seconds.
+"""
+
+from __future__ import annotations
+
+
+class ChatbotError(Exception):
+    """Base of every error this service raises on purpose."""
+
+
+class PermanentError(ChatbotError):
+    """Retrying cannot help: the input or the request itself is wrong."""
+
+
+class TemporaryError(ChatbotError):
+    """A dependency is unavailable or refused for now; retry after ``delay`` seconds."""
+
+    def __init__(self, message: str, *, delay: float = 1.0) -> None:
+        super().__init__(message)
+        self.delay = delay
+
+
+class BadEvent(PermanentError):
+    """A Kafka record that is not a valid schema-v1 flow anomaly; ``reason`` is for humans."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class ConfigError(PermanentError):
+    """The configuration is invalid; the message names the offending key."""

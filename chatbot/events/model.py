@@ -1,0 +1,98 @@
+"""The validated shape of a schema-v1 flow-anomaly event (see shared/DESIGN.md).
+
+Field names follow Otterize's vocabulary: a *client* workload calls a *target*.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+
+class Severity(StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+    @property
+    def rank(self) -> int:
+        return _SEVERITY_RANK[self]
+
+
+_SEVERITY_RANK = {Severity.LOW: 0, Severity.MEDIUM: 1, Severity.HIGH: 2, Severity.CRITICAL: 3}
+
+
+class Reason(StrEnum):
+    NO_INTENT = "no-intent"
+    DENIED_BY_POLICY = "denied-by-policy"
+    NEW_CONNECTION = "new-connection"
+
+
+class TargetType(StrEnum):
+    KUBERNETES = "kubernetes"
+    KAFKA = "kafka"
+    INTERNET = "internet"
+
+
+@dataclass(frozen=True, slots=True)
+class Workload:
+    """The client side of a flow."""
+
+    name: str
+    namespace: str
+    kind: str
+    labels: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
+
+
+@dataclass(frozen=True, slots=True)
+class HttpCall:
+    path: str
+    method: str
+
+
+@dataclass(frozen=True, slots=True)
+class KubernetesTarget:
+    name: str
+    namespace: str
+    kind: str | None
+    port: int | None
+    protocol: str | None
+    http: HttpCall | None = None
+    type: TargetType = TargetType.KUBERNETES
+
+
+@dataclass(frozen=True, slots=True)
+class KafkaTarget:
+    name: str
+    namespace: str
+    topic: str
+    operation: str
+    type: TargetType = TargetType.KAFKA
+
+
+@dataclass(frozen=True, slots=True)
+class InternetTarget:
+    domain: str | None
+    ip: str | None
+    port: int | None
+    protocol: str | None
+    type: TargetType = TargetType.INTERNET
+
+
+Target = KubernetesTarget | KafkaTarget | InternetTarget
+
+
+@dataclass(frozen=True, slots=True)
+class FlowEvent:
+    """One validated event; many events may describe the same flow (see fingerprint)."""
+
+    event_id: str
+    observed_at: datetime
+    cluster: str
+    client: Workload
+    target: Target
+    reason: Reason = Reason.NO_INTENT
+    severity: Severity = Severity.MEDIUM
+    count: int = 1

@@ -1,0 +1,117 @@
+"""Tables. The schema changes only through Alembic migrations in migrations/."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, DateTime, Dialect, Index, Integer, MetaData, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on every backend (SQLite stores no zone and returns naive ones)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None or value.tzinfo is not None:
+            return value
+        return value.replace(tzinfo=UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {
+        datetime: UtcDateTime(),
+        dict[str, Any]: JSON,
+    }
+
+
+class Anomaly(Base):
+    """One distinct flow (by fingerprint) and everything the service knows about it."""
+
+    __tablename__ = "anomalies"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)  # the flow fingerprint
+    cluster: Mapped[str] = mapped_column(String(253))
+    client_namespace: Mapped[str] = mapped_column(String(63))
+    client_name: Mapped[str] = mapped_column(String(253))
+    client_kind: Mapped[str] = mapped_column(String(63))
+    client_labels: Mapped[dict[str, Any]]
+    target: Mapped[dict[str, Any]]
+    reason: Mapped[str] = mapped_column(String(32))
+    severity: Mapped[str] = mapped_column(String(16))
+
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    event_count: Mapped[int] = mapped_column(BigInteger, default=0)
+    first_seen: Mapped[datetime]
+    last_seen: Mapped[datetime]
+
+    channel: Mapped[str] = mapped_column(String(80))
+    slack_channel_id: Mapped[str | None] = mapped_column(String(32))
+    slack_ts: Mapped[str | None] = mapped_column(String(32))
+    post_attempted_at: Mapped[datetime | None]
+    post_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_post_at: Mapped[datetime | None]
+    message_dirty: Mapped[bool] = mapped_column(default=False)
+    message_updated_at: Mapped[datetime | None]
+
+    decision: Mapped[str | None] = mapped_column(String(16))
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+    decided_at: Mapped[datetime | None]
+    apply_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_apply_at: Mapped[datetime | None]
+    apply_error: Mapped[str | None] = mapped_column(Text)
+    applied_at: Mapped[datetime | None]
+    applied_object: Mapped[str | None] = mapped_column(String(512))
+
+    retried_after_block_at: Mapped[datetime | None]
+    escalated_at: Mapped[datetime | None]
+    escalation_reason: Mapped[str | None] = mapped_column(String(200))
+
+    __table_args__ = (
+        Index("ix_anomalies_state", "state"),
+        Index("ix_anomalies_outbox", "slack_ts", "next_post_at"),
+    )
+
+
+class SeenEvent(Base):
+    """Event ids already ingested, so a redelivered event is a no-op."""
+
+    __tablename__ = "seen_events"
+
+    event_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    anomaly_id: Mapped[str] = mapped_column(String(32))
+    seen_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class AuditEntry(Base):
+    """Append-only: who did what to which anomaly, when, with what result."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
+                                    primary_key=True, autoincrement=True)
+    at: Mapped[datetime]
+    anomaly_id: Mapped[str] = mapped_column(String(32), index=True)
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(32))
+    result: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[dict[str, Any]]
