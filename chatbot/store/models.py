@@ -72,6 +72,7 @@ class Anomaly(Base):
     next_post_at: Mapped[datetime | None]
     message_dirty: Mapped[bool] = mapped_column(default=False)
     message_updated_at: Mapped[datetime | None]
+    message_version: Mapped[int] = mapped_column(Integer, default=0)  # version last rendered
 
     decision: Mapped[str | None] = mapped_column(String(16))
     decided_by: Mapped[str | None] = mapped_column(String(64))

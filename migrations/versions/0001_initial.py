@@ -43,6 +43,7 @@ def upgrade() -> None:
         sa.Column("next_post_at", UtcDateTime(), nullable=True),
         sa.Column("message_dirty", sa.Boolean(), nullable=False),
         sa.Column("message_updated_at", UtcDateTime(), nullable=True),
+        sa.Column("message_version", sa.Integer(), nullable=False),
         sa.Column("decision", sa.String(16), nullable=True),
         sa.Column("decided_by", sa.String(64), nullable=True),
         sa.Column("decided_at", UtcDateTime(), nullable=True),

@@ -237,7 +237,9 @@ class Workspace:
              user: User | None = None) -> Message:
         author = user or self.bot
         if thread_ts is not None:
-            parent = self.message(channel, thread_ts)
+            parent = self._messages[channel.id].get(thread_ts)
+            if parent is None:
+                raise SlackError("thread_not_found")
             if parent.is_reply:
                 thread_ts = parent.thread_ts
                 parent = self.message(channel, thread_ts)
@@ -251,6 +253,11 @@ class Workspace:
             parent.latest_reply = message.ts
         self._messages[channel.id][message.ts] = message
         return message
+
+    def clear_messages(self) -> None:
+        for messages in self._messages.values():
+            messages.clear()
+        self.ephemerals.clear()
 
     def delete(self, channel: Channel, ts: str | None) -> None:
         message = self.message(channel, ts)
