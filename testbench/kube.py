@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from testbench.process import BenchError, Server, free_port, progress, spawn, wa
 
 __all__ = ["KubeBinaries", "KubeCluster", "install", "start"]
 
+ETCD_DATA = "etcd-data"
 ETCD_QUOTA_BYTES = 256 * 1024 * 1024
 SERVICE_CLUSTER_IP_RANGE = "10.0.0.0/24"
 TOKEN_LIFETIME_SECONDS = 24 * 3600
@@ -87,9 +89,12 @@ class KubeCluster:
         return {"CHATBOT_KUBECONFIG": str(self.admin_kubeconfig)}
 
     def stop(self) -> None:
-        """Stop the apiserver, then etcd (the apiserver needs etcd to shut down cleanly)."""
+        """Stop the apiserver, then etcd (the apiserver needs etcd to shut down cleanly).
+        Logs, PKI and kubeconfigs stay for a post-mortem; etcd's data goes, because its
+        write-ahead log preallocates 64 MB per run."""
         self.apiserver.stop()
         self.etcd.stop()
+        shutil.rmtree(self.workdir / ETCD_DATA, ignore_errors=True)
 
     def describe(self) -> str:
         return "\n".join(
@@ -141,7 +146,7 @@ def _start_etcd(binary: Path, workdir: Path) -> tuple[Server, str]:
     argv = [
         str(binary),
         "--name=bench",
-        f"--data-dir={workdir / 'etcd'}",
+        f"--data-dir={workdir / ETCD_DATA}",
         f"--listen-client-urls={client_url}",
         f"--advertise-client-urls={client_url}",
         f"--listen-peer-urls={peer_url}",

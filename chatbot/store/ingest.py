@@ -152,7 +152,8 @@ def _new_row(sighting: Sighting, rules: Rules) -> dict[str, object]:
         "severity": sighting.severity.value, "state": State.PENDING.value, "version": 1,
         "event_count": sighting.count, "first_seen": sighting.first, "last_seen": sighting.last,
         "channel": rules.channel_for(event.client.namespace), "post_attempts": 0,
-        "message_dirty": False, "message_version": 0, "apply_attempts": 0,
+        "revision": 1, "message_revision": 0, "message_version": 0,
+        "apply_attempts": 0,
     }
 
 
@@ -167,7 +168,7 @@ async def _bump(session: AsyncSession, sightings: list[Sighting], now: datetime)
             event_count=table.c.event_count + bindparam("b_count"),
             last_seen=case((table.c.last_seen < bindparam("b_last"), bindparam("b_last")),
                            else_=table.c.last_seen),
-            message_dirty=True,
+            revision=table.c.revision + 1,
         )
     )
     params = [{"b_id": s.anomaly_id, "b_count": s.count, "b_last": s.last} for s in sightings]
@@ -194,7 +195,7 @@ async def _mark_retried_after_block(
     table = ANOMALIES
     await connection.execute(
         update(table).where(table.c.id.in_(ids))
-        .values(retried_after_block_at=now, message_dirty=True)
+        .values(retried_after_block_at=now, revision=table.c.revision + 1)
     )
     for anomaly_id in ids:
         record(session, anomaly_id=anomaly_id, actor="system", action="retried_after_block",

@@ -70,9 +70,12 @@ class Anomaly(Base):
     post_attempted_at: Mapped[datetime | None]
     post_attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_post_at: Mapped[datetime | None]
-    message_dirty: Mapped[bool] = mapped_column(default=False)
+    # `version` changes with the state (decisions compare-and-set on it); `revision` with
+    # anything shown in the message. The outbox re-renders while message_revision lags.
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    message_revision: Mapped[int] = mapped_column(Integer, default=0)
+    message_version: Mapped[int] = mapped_column(Integer, default=0)
     message_updated_at: Mapped[datetime | None]
-    message_version: Mapped[int] = mapped_column(Integer, default=0)  # version last rendered
 
     decision: Mapped[str | None] = mapped_column(String(16))
     decided_by: Mapped[str | None] = mapped_column(String(64))
@@ -90,6 +93,7 @@ class Anomaly(Base):
     __table_args__ = (
         Index("ix_anomalies_state", "state"),
         Index("ix_anomalies_outbox", "slack_ts", "next_post_at"),
+        Index("ix_anomalies_stale_message", "message_revision", "revision"),
     )
 
 

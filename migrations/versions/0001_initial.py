@@ -41,9 +41,10 @@ def upgrade() -> None:
         sa.Column("post_attempted_at", UtcDateTime(), nullable=True),
         sa.Column("post_attempts", sa.Integer(), nullable=False),
         sa.Column("next_post_at", UtcDateTime(), nullable=True),
-        sa.Column("message_dirty", sa.Boolean(), nullable=False),
-        sa.Column("message_updated_at", UtcDateTime(), nullable=True),
+        sa.Column("revision", sa.Integer(), nullable=False),
+        sa.Column("message_revision", sa.Integer(), nullable=False),
         sa.Column("message_version", sa.Integer(), nullable=False),
+        sa.Column("message_updated_at", UtcDateTime(), nullable=True),
         sa.Column("decision", sa.String(16), nullable=True),
         sa.Column("decided_by", sa.String(64), nullable=True),
         sa.Column("decided_at", UtcDateTime(), nullable=True),
@@ -59,6 +60,7 @@ def upgrade() -> None:
     )
     op.create_index("ix_anomalies_state", "anomalies", ["state"])
     op.create_index("ix_anomalies_outbox", "anomalies", ["slack_ts", "next_post_at"])
+    op.create_index("ix_anomalies_stale_message", "anomalies", ["message_revision", "revision"])
     op.create_table(
         "seen_events",
         sa.Column("event_id", sa.String(128), nullable=False),

@@ -52,15 +52,15 @@ class CallLog:
         self._calls.clear()
 
     async def wait_for(self, method: str | None, count: int = 1, *,
-                       timeout: float = 10.0) -> list[RecordedCall]:
+                       within: float = 10.0) -> list[RecordedCall]:
         """Wait until at least ``count`` calls of ``method`` have arrived (the bot posts from
         background tasks, so a test cannot know when)."""
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + within
         while len(found := self.calls(method)) < count:
             if time.monotonic() > deadline:
                 seen = [c.method for c in self._calls]
                 raise TimeoutError(f"Slack stand-in: expected {count} {method or 'any'} "
-                                   f"call(s) within {timeout}s, got {len(found)}; "
+                                   f"call(s) within {within}s, got {len(found)}; "
                                    f"all calls so far: {seen}")
             await asyncio.sleep(0.01)
         return found

@@ -4,6 +4,7 @@ either decoded objects or JSON text."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Mapping, MutableMapping
 from typing import cast
@@ -22,10 +23,8 @@ def decode_json_fields(params: MutableMapping[str, object]) -> None:
     for key in JSON_FIELDS:
         value = params.get(key)
         if isinstance(value, str):
-            try:
+            with contextlib.suppress(ValueError):
                 params[key] = json.loads(value)
-            except ValueError:
-                pass
 
 
 def text(params: Params, key: str) -> str | None:

@@ -15,6 +15,10 @@ from dataclasses import dataclass, field
 
 JSONObject = dict[str, object]
 
+TEAM_ID = "T0BENCH0001"
+TEAM_DOMAIN = "flow-bench"
+APP_ID = "A0BENCH0001"
+
 _ID_ALPHABET = string.ascii_uppercase + string.digits
 _CHANNEL_NAME = re.compile(r"^[a-z0-9_-]+$")
 
@@ -153,10 +157,10 @@ def validate_channel_name(name: str) -> None:
 class Workspace:
     """One team with one bot user (the token's owner) and whatever tests add."""
 
-    def __init__(self, *, team_id: str = "T0BENCH0001", domain: str = "flow-bench") -> None:
+    def __init__(self, *, team_id: str = TEAM_ID, domain: str = TEAM_DOMAIN) -> None:
         self.team_id = team_id
         self.domain = domain
-        self.app_id = "A0BENCH0001"
+        self.app_id = APP_ID
         self.bot_id = "B0BENCH0001"
         self.bot = User("U0BENCHBOT1", "flowbot", "Flow Approval Bot", team_id, is_bot=True)
         self.users: dict[str, User] = {self.bot.id: self.bot}
@@ -236,23 +240,26 @@ class Workspace:
              metadata: JSONObject | None, thread_ts: str | None,
              user: User | None = None) -> Message:
         author = user or self.bot
-        if thread_ts is not None:
-            parent = self._messages[channel.id].get(thread_ts)
-            if parent is None:
-                raise SlackError("thread_not_found")
-            if parent.is_reply:
-                thread_ts = parent.thread_ts
-                parent = self.message(channel, thread_ts)
+        parent = self._thread_parent(channel, thread_ts) if thread_ts else None
         message = Message(channel.id, self.next_ts(), author.id, text, blocks, metadata,
-                          thread_ts)
+                          parent.ts if parent else None)
         if author.id == self.bot.id:
             message.bot_id, message.app_id = self.bot_id, self.app_id
-        if thread_ts is not None:
-            parent.thread_ts = thread_ts
+        if parent is not None:
+            parent.thread_ts = parent.ts
             parent.reply_count += 1
             parent.latest_reply = message.ts
         self._messages[channel.id][message.ts] = message
         return message
+
+    def _thread_parent(self, channel: Channel, thread_ts: str) -> Message:
+        parent = self._messages[channel.id].get(thread_ts)
+        if parent is None:
+            raise SlackError("thread_not_found")
+        # Replying to a reply lands in the same thread, as in Slack.
+        if parent.is_reply and parent.thread_ts is not None:
+            return self._thread_parent(channel, parent.thread_ts)
+        return parent
 
     def clear_messages(self) -> None:
         for messages in self._messages.values():

@@ -1,0 +1,166 @@
+"""Applying approvals: write the approved target into the client's ClientIntents.
+
+Works from stored state: every anomaly that is ``approved`` (or ``apply_failed`` and due for
+a retry) is claimed with a short lease, written through the intents sink, and recorded as
+``applied`` or ``apply_failed`` with exponential backoff. The sink's merge is idempotent, so
+a crash between the write and the record re-applies harmlessly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from chatbot.card import Card, card_from_row
+from chatbot.clock import Clock
+from chatbot.errors import ChatbotError, PermanentError
+from chatbot.intents.document import ApprovalNote
+from chatbot.intents.sink import Applied, IntentsSink
+from chatbot.lifecycle import State
+from chatbot.store.audit import record
+from chatbot.store.models import Anomaly
+
+log = logging.getLogger(__name__)
+
+LEASE = timedelta(seconds=60)
+MAX_BACKOFF = 300.0
+PERMANENT_BACKOFF = 3600.0
+DUE_STATES = (State.APPROVED, State.APPLY_FAILED)
+
+FailureNote = Callable[[Card], Awaitable[None]]
+
+
+def backoff(attempts: int) -> float:
+    return float(min(MAX_BACKOFF, 2 ** max(0, attempts - 1)))
+
+
+class Applier:
+    def __init__(
+        self,
+        *,
+        sessions: async_sessionmaker[AsyncSession],
+        sink: IntentsSink,
+        clock: Clock,
+        on_changed: Callable[[str], None] = lambda _id: None,
+        on_first_failure: FailureNote | None = None,
+        observe_latency: Callable[[float], None] = lambda _s: None,
+    ) -> None:
+        self._sessions = sessions
+        self._sink = sink
+        self._clock = clock
+        self._on_changed = on_changed
+        self._on_first_failure = on_first_failure
+        self._observe_latency = observe_latency
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self, stop: asyncio.Event, *, poll_seconds: float = 1.0) -> None:
+        while not stop.is_set():
+            try:
+                await self.apply_due()
+            except Exception:  # a bug or a DB outage must not end the loop
+                log.exception("applying approvals failed; retrying")
+            self._wake.clear()
+            waiters = [asyncio.ensure_future(self._wake.wait()),
+                       asyncio.ensure_future(stop.wait())]
+            await asyncio.wait(waiters, timeout=poll_seconds, return_when="FIRST_COMPLETED")
+            for waiter in waiters:
+                waiter.cancel()
+
+    async def apply_due(self, limit: int = 50) -> int:
+        now = self._clock.now()
+        async with self._sessions() as session:
+            due = (await session.execute(
+                select(Anomaly.id, Anomaly.next_apply_at)
+                .where(Anomaly.state.in_(DUE_STATES))
+                .where(or_(Anomaly.next_apply_at.is_(None), Anomaly.next_apply_at <= now))
+                .order_by(Anomaly.decided_at).limit(limit)
+            )).all()
+        done = 0
+        for anomaly_id, lease in due:
+            card = await self._claim(anomaly_id, lease)
+            if card is not None:
+                await self._apply(card)
+                done += 1
+        return done
+
+    async def _claim(self, anomaly_id: str, seen_lease: object) -> Card | None:
+        """Take the anomaly for LEASE seconds; another replica that read the same row loses."""
+        now = self._clock.now()
+        async with self._sessions.begin() as session:
+            claimed = await session.execute(
+                update(Anomaly).where(Anomaly.id == anomaly_id)
+                .where(Anomaly.state.in_(DUE_STATES))
+                .where(Anomaly.next_apply_at.is_(None) if seen_lease is None
+                       else Anomaly.next_apply_at == seen_lease)
+                .values(next_apply_at=now + LEASE)
+                .execution_options(synchronize_session=False)
+            )
+            if claimed.rowcount != 1:  # type: ignore[attr-defined]
+                return None
+            row = await session.get(Anomaly, anomaly_id)
+            return card_from_row(row) if row else None
+
+    async def _apply(self, card: Card) -> None:
+        started = self._clock.monotonic()
+        note = ApprovalNote(anomaly_id=card.anomaly_id, approved_by=card.decided_by or "unknown",
+                            approved_at=card.decided_at or self._clock.now())
+        try:
+            applied = await self._sink.apply(client=card.client, target=card.target, note=note)
+        except ChatbotError as error:
+            await self._failed(card, error)
+            return
+        except Exception as error:  # unknown failures are retried like temporary ones
+            log.exception("intents sink failed", extra={"anomaly_id": card.anomaly_id})
+            await self._failed(card, error)
+            return
+        self._observe_latency(self._clock.monotonic() - started)
+        await self._succeeded(card, applied)
+
+    async def _succeeded(self, card: Card, applied: Applied) -> None:
+        now = self._clock.now()
+        async with self._sessions.begin() as session:
+            await session.execute(
+                update(Anomaly).where(Anomaly.id == card.anomaly_id)
+                .values(state=State.APPLIED, version=Anomaly.version + 1, applied_at=now,
+                        applied_object=applied.object_ref, apply_error=None,
+                        next_apply_at=None, revision=Anomaly.revision + 1)
+                .execution_options(synchronize_session=False)
+            )
+            record(session, anomaly_id=card.anomaly_id, actor="system", action="apply",
+                   result="applied" if applied.changed else "unchanged", now=now,
+                   detail={"object": applied.object_ref})
+        self._on_changed(card.anomaly_id)
+
+    async def _failed(self, card: Card, error: BaseException) -> None:
+        now = self._clock.now()
+        attempts = card.apply_attempts + 1
+        delay = PERMANENT_BACKOFF if isinstance(error, PermanentError) else backoff(attempts)
+        message = str(error)[:1000] or type(error).__name__
+        async with self._sessions.begin() as session:
+            await session.execute(
+                update(Anomaly).where(Anomaly.id == card.anomaly_id)
+                .values(state=State.APPLY_FAILED, version=Anomaly.version + 1,
+                        apply_attempts=attempts, apply_error=message,
+                        next_apply_at=now + timedelta(seconds=delay),
+                        revision=Anomaly.revision + 1)
+                .execution_options(synchronize_session=False)
+            )
+            record(session, anomaly_id=card.anomaly_id, actor="system", action="apply",
+                   result="failed", now=now,
+                   detail={"error": message, "attempt": attempts, "retry_in": delay})
+        log.warning("writing ClientIntents failed (attempt %d, retry in %.0fs): %s",
+                    attempts, delay, message, extra={"anomaly_id": card.anomaly_id})
+        self._on_changed(card.anomaly_id)
+        if attempts == 1 and self._on_first_failure is not None:
+            async with self._sessions() as session:
+                row = await session.get(Anomaly, card.anomaly_id)
+            if row is not None:
+                await self._on_first_failure(card_from_row(row))

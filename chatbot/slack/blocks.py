@@ -1,0 +1,143 @@
+"""Block Kit for an anomaly card: pure functions from a :class:`Card` to message dicts.
+
+Limits respected here (Slack rejects larger): 50 blocks, section text 3000 characters,
+10 fields of 2000, header 150, button text 75, fallback text kept under 4000.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import yaml
+
+from chatbot.card import Card, target_details, target_label
+from chatbot.intents.document import target_entry
+from chatbot.lifecycle import OPEN_STATES, State
+from chatbot.slack.ids import METADATA_EVENT_TYPE, ActionId, BlockId
+from chatbot.slack.mrkdwn import code, escape, fit, plain
+
+Block = dict[str, Any]
+
+_SEVERITY_ICON = {"low": ":large_blue_circle:", "medium": ":large_yellow_circle:",
+                  "high": ":large_orange_circle:", "critical": ":red_circle:"}
+
+
+def anomaly_message(card: Card) -> dict[str, Any]:
+    """Keyword arguments for ``chat.postMessage`` / ``chat.update`` (minus channel/ts)."""
+    blocks: list[Block] = [_header(card), _facts(card), _intent(card)]
+    if card.state in OPEN_STATES:
+        blocks.append(decision_buttons(card.anomaly_id))
+    blocks.extend(_outcome(card))
+    blocks.append(_footer(card))
+    return {"text": fallback_text(card), "blocks": blocks[:50]}
+
+
+def message_metadata(card: Card) -> dict[str, Any]:
+    """Lets a restarted service find a message whose post outcome it never learned."""
+    return {"event_type": METADATA_EVENT_TYPE, "event_payload": {"anomaly_id": card.anomaly_id}}
+
+
+def fallback_text(card: Card) -> str:
+    text = (f"Flow anomaly in {card.cluster}: {card.client.namespace}/{card.client.name} → "
+            f"{target_label(card.target)} ({card.state.replace('_', ' ')})")
+    return fit(escape(text), 3000)
+
+
+def decision_buttons(anomaly_id: str) -> Block:
+    return {
+        "type": "actions",
+        "block_id": BlockId.DECISION,
+        "elements": [
+            _button("Approve", ActionId.APPROVE, anomaly_id, style="primary"),
+            _button("Block", ActionId.BLOCK, anomaly_id, style="danger", confirm={
+                "title": {"type": "plain_text", "text": "Block this flow?"},
+                "text": {"type": "mrkdwn", "text": "Nothing is written to the cluster; the "
+                                                   "flow is flagged if it is seen again."},
+                "confirm": {"type": "plain_text", "text": "Block"},
+                "deny": {"type": "plain_text", "text": "Cancel"},
+            }),
+            _button("Escalate", ActionId.ESCALATE, anomaly_id),
+        ],
+    }
+
+
+def intent_yaml(card: Card) -> str:
+    entry = target_entry(card.client, card.target)
+    return yaml.safe_dump({"targets": [entry]}, sort_keys=False).rstrip()
+
+
+def _header(card: Card) -> Block:
+    icon = _SEVERITY_ICON.get(card.severity, "")
+    text = f"{icon} {card.client.name} → {target_label(card.target)}"
+    return {"type": "header", "block_id": BlockId.HEADER,
+            "text": {"type": "plain_text", "text": plain(text, 150), "emoji": True}}
+
+
+def _facts(card: Card) -> Block:
+    facts = {
+        "Cluster": card.cluster,
+        "Client": f"{card.client.kind} {card.client.namespace}/{card.client.name}",
+        **target_details(card.target),
+        "Reason": card.reason.value,
+        "Severity": card.severity.value,
+        "Seen": f"{card.event_count}× (first {_when(card.first_seen)}, "
+                f"last {_when(card.last_seen)})",
+    }
+    fields = [{"type": "mrkdwn", "text": fit(f"*{label}*\n{escape(value)}", 2000)}
+              for label, value in list(facts.items())[:10]]
+    return {"type": "section", "block_id": BlockId.FACTS, "fields": fields}
+
+
+def _intent(card: Card) -> Block:
+    where = f"{code(card.client.name)} in {code(card.client.namespace)}"
+    lead = (f"*Approve adds to the ClientIntents of* {where}:" if card.state in OPEN_STATES
+            else f"*ClientIntents change for* {where}:")
+    body = fit(escape(intent_yaml(card)).replace("```", "ˋˋˋ"), 2800)
+    return {"type": "section", "block_id": BlockId.INTENT,
+            "text": {"type": "mrkdwn", "text": f"{lead}\n```{body}```"}}
+
+
+def _outcome(card: Card) -> list[Block]:
+    lines: list[str] = []
+    who = f"<@{card.decided_by}>" if card.decided_by else "someone"
+    when = _when(card.decided_at) if card.decided_at else ""
+    if card.escalated_at:
+        why = f": {escape(card.escalation_reason)}" if card.escalation_reason else ""
+        lines.append(f":rotating_light: *Escalated* {_when(card.escalated_at)}{why}")
+    if card.state in (State.APPROVED, State.APPLIED, State.APPLY_FAILED):
+        lines.append(f":white_check_mark: *Approved* by {who} {when}")
+    if card.state is State.APPROVED:
+        lines.append(":hourglass_flowing_sand: Writing the ClientIntents…")
+    if card.state is State.APPLIED and card.applied_object:
+        lines.append(f":package: ClientIntents {code(card.applied_object)} updated")
+    if card.state is State.APPLY_FAILED:
+        error = escape(card.apply_error or "unknown error")
+        lines.append(f":warning: Writing the ClientIntents failed (attempt "
+                     f"{card.apply_attempts}), retrying: {error}")
+    if card.state is State.BLOCKED:
+        lines.append(f":no_entry: *Blocked* by {who} {when}")
+        if card.retried_after_block_at:
+            lines.append(f":repeat: *Retried after block*: seen again "
+                         f"{_when(card.retried_after_block_at)}")
+    if not lines:
+        return []
+    return [{"type": "section", "block_id": BlockId.OUTCOME,
+             "text": {"type": "mrkdwn", "text": fit("\n".join(lines), 3000)}}]
+
+
+def _footer(card: Card) -> Block:
+    text = f"anomaly {code(card.short_id)} · {card.state.replace('_', ' ')}"
+    return {"type": "context", "block_id": BlockId.FOOTER,
+            "elements": [{"type": "mrkdwn", "text": text}]}
+
+
+def _button(text: str, action_id: ActionId, value: str, **extra: Any) -> Block:
+    return {"type": "button", "action_id": action_id, "value": value,
+            "text": {"type": "plain_text", "text": text}, **extra}
+
+
+def _when(moment: datetime) -> str:
+    """Slack renders this in each reader's time zone; the fallback is UTC ISO."""
+    epoch = int(moment.timestamp())
+    return f"<!date^{epoch}^{{date_short_pretty}} {{time}}|{moment.isoformat(timespec='seconds')}>"

@@ -1,0 +1,29 @@
+"""Every action and block id the bot puts in a message, in one place."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from chatbot.lifecycle import Action
+
+
+class ActionId(StrEnum):
+    APPROVE = "anomaly.approve"
+    BLOCK = "anomaly.block"
+    ESCALATE = "anomaly.escalate"
+
+    @property
+    def action(self) -> Action:
+        return Action(self.value.removeprefix("anomaly."))
+
+
+class BlockId(StrEnum):
+    HEADER = "anomaly.header"
+    FACTS = "anomaly.facts"
+    INTENT = "anomaly.intent"
+    DECISION = "anomaly.decision"
+    OUTCOME = "anomaly.outcome"
+    FOOTER = "anomaly.footer"
+
+
+METADATA_EVENT_TYPE = "flow_anomaly"

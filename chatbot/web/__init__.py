@@ -1,0 +1,1 @@
+"""HTTP surface: the Slack endpoint, health and readiness probes, Prometheus metrics."""

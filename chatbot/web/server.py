@@ -1,0 +1,63 @@
+"""The aiohttp application the service listens with.
+
+``/slack/events`` hands signed Slack requests to the bolt app (which verifies the v0
+signature and its 5-minute window); ``/healthz`` says the process is alive; ``/readyz``
+asks each dependency probe; ``/metrics`` is the Prometheus exposition.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.async_app import AsyncApp
+
+from chatbot.metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+Probe = Callable[[], Awaitable[bool]]
+PROBE_TIMEOUT = 3.0
+
+
+def make_web_app(
+    *, bolt: AsyncApp | None, metrics: Metrics, probes: Mapping[str, Probe]
+) -> web.Application:
+    app = web.Application(client_max_size=1024 * 1024)
+
+    async def slack_events(request: web.Request) -> web.Response:
+        assert bolt is not None
+        return await to_aiohttp_response(await bolt.async_dispatch(
+            await to_bolt_request(request)))
+
+    async def healthz(_request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    async def readyz(_request: web.Request) -> web.Response:
+        results = await asyncio.gather(*(_ask(name, probe) for name, probe in probes.items()))
+        checks = dict(zip(probes, results, strict=True))
+        ready = all(checks.values())
+        return web.json_response({"ready": ready, "checks": checks},
+                                 status=200 if ready else 503)
+
+    async def metrics_page(_request: web.Request) -> web.Response:
+        return web.Response(body=metrics.render(),
+                            headers={"Content-Type": metrics.content_type})
+
+    if bolt is not None:
+        app.router.add_post("/slack/events", slack_events)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics_page)
+    return app
+
+
+async def _ask(name: str, probe: Probe) -> bool:
+    try:
+        return await asyncio.wait_for(probe(), PROBE_TIMEOUT)
+    except Exception as error:
+        log.warning("readiness probe %s failed: %s", name, error)
+        return False
