@@ -54,6 +54,10 @@ class KubernetesSink:
         self._conflict_retries = conflict_retries
         self._backoff = backoff
 
+    @property
+    def api_client(self) -> ApiClient:
+        return self._api_client
+
     async def apply(self, *, client: Workload, target: Target, note: ApprovalNote) -> Applied:
         try:
             return await self._apply(client, target, note)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from testbench.slack.workspace import JSONObject
 
-RATE_LIMITED_METHODS = frozenset({"chat.postMessage", "chat.postEphemeral"})
+RATE_LIMITED_METHODS = frozenset({"chat.postMessage"})
 
 
 @dataclass(frozen=True)

@@ -71,6 +71,19 @@ async def test_an_unknown_channel_and_a_missing_token_are_refused(
     assert anonymous.value.response["error"] == "not_authed"
 
 
+async def test_form_bodies_with_the_token_inside_are_understood_too(
+        slack_standin: SlackStandin) -> None:
+    form = {"token": slack_standin.bot_token, "channel": "war-room", "text": "form",
+            "blocks": json.dumps(CARD)}
+    async with aiohttp.ClientSession() as http, \
+            http.post(f"{slack_standin.api_url}chat.postMessage", data=form) as answer:
+        body = await answer.json()
+
+    assert body["ok"]
+    [call] = slack_standin.calls("chat.postMessage")
+    assert call.params == {"channel": "war-room", "text": "form", "blocks": CARD}
+
+
 async def test_a_429_is_retried_after_retry_after_by_slack_sdk(
         slack_standin: SlackStandin) -> None:
     client = client_for(slack_standin)
@@ -238,7 +251,7 @@ async def test_a_signed_click_drives_a_bolt_app_against_the_standin(
     app = AsyncApp(client=client, signing_secret=slack_signing_secret)
 
     @app.action("approve")
-    async def approve(ack: AsyncAck, body: dict[str, object], respond: AsyncRespond) -> None:
+    async def approve(ack: AsyncAck, respond: AsyncRespond) -> None:
         await ack()
         await respond(replace_original=True, text="Approved by <@U0ALICE0001>")
 
