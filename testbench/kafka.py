@@ -14,6 +14,9 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError
+
 from testbench.paths import cache_dir, fresh_workdir
 from testbench.process import (
     BenchError,
@@ -216,9 +219,6 @@ class KafkaBroker:
         self.launch()
 
     async def create_topic(self, name: str, partitions: int = 1) -> None:
-        from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-        from aiokafka.errors import KafkaError
-
         admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
         await admin.start()
         try:

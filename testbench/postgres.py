@@ -16,7 +16,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from testbench.paths import cache_dir, fresh_workdir
-from testbench.process import BenchError, Server, free_port, progress, run_checked, spawn, wait_until
+from testbench.process import (
+    BenchError,
+    Server,
+    free_port,
+    progress,
+    run_checked,
+    spawn,
+    wait_until,
+)
 
 COMPONENT = "postgres"
 SUPERUSER = "postgres"

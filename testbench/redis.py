@@ -14,7 +14,15 @@ import redis
 import redis.exceptions
 
 from testbench.paths import cache_dir, fresh_workdir
-from testbench.process import BenchError, Server, free_port, progress, run_checked, spawn, wait_until
+from testbench.process import (
+    BenchError,
+    Server,
+    free_port,
+    progress,
+    run_checked,
+    spawn,
+    wait_until,
+)
 
 COMPONENT = "redis"
 # Logical databases handed out round-robin, one per test, flushed before reuse.

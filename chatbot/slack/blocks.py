@@ -93,7 +93,8 @@ def _intent(card: Card) -> Block:
     where = f"{code(card.client.name)} in {code(card.client.namespace)}"
     lead = (f"*Approve adds to the ClientIntents of* {where}:" if card.state in OPEN_STATES
             else f"*ClientIntents change for* {where}:")
-    body = fit(escape(intent_yaml(card)).replace("```", "ˋˋˋ"), 2800)
+    lead = fit(lead, 600)
+    body = fit(escape(intent_yaml(card)).replace("```", "ˋˋˋ"), 3000 - len(lead) - 7)
     return {"type": "section", "block_id": BlockId.INTENT,
             "text": {"type": "mrkdwn", "text": f"{lead}\n```{body}```"}}
 

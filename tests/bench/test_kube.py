@@ -4,6 +4,7 @@ RBAC refuses a user with no grant and admits the same user once a Role allows it
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from pathlib import Path
 
@@ -133,7 +134,8 @@ async def test_schema_rejects_a_target_with_two_kinds(
         await create_intents(kube_admin_client, kube_namespace, body)
 
     assert rejected.value.status == 422
-    assert b"spec.targets[0]" in (rejected.value.body or b"")
+    refusal = json.loads(rejected.value.body or "{}")
+    assert "spec.targets[0]" in refusal["message"]
 
 
 async def grant_create_clientintents(api_client: ApiClient, namespace: str, user: str) -> None:

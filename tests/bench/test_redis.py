@@ -39,4 +39,7 @@ async def test_each_test_gets_an_empty_database(
     redis_server: RedisServer, client: redis.asyncio.Redis
 ) -> None:
     assert await client.dbsize() == 0
+    await client.set("lock:escalation-timer", "replica-1")
+    async with redis.asyncio.Redis.from_url(redis_server.fresh_database()) as other:
+        assert await other.dbsize() == 0
     assert redis_server.env() == {"CHATBOT_REDIS_URL": redis_server.url}
