@@ -3,6 +3,7 @@ which component failed and why (the tail of its log), never a silent skip."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -95,7 +96,15 @@ class Server:
         return self.process.poll() is None
 
     def stop(self, grace: float = 10.0) -> None:
-        stop_pid(self.process.pid, grace)
+        """SIGTERM the process group; SIGKILL it if the leader outlives ``grace``."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=grace)  # reaps it, so no zombie keeps the group alive
+        except subprocess.TimeoutExpired:
+            pass
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait(timeout=5)
 
 
@@ -158,7 +167,5 @@ def stop_pid(pid: int, grace: float = 10.0) -> None:
         except ProcessLookupError:
             return
         time.sleep(0.1)
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
