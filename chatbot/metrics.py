@@ -7,7 +7,7 @@ many as they like. To add a metric, add an attribute in ``__init__`` with
 
 from __future__ import annotations
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import generate_latest
 
 BATCH_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -42,6 +42,16 @@ class Metrics:
         self.store_failures = Counter(
             "store_failures_total", "Batches that failed to store and will be retried.",
             registry=registry)
+
+        # Chat and cluster (chatbot/slack, chatbot/applier).
+        self.slack_calls = Counter(
+            "slack_calls_total", "Slack Web API calls by method and outcome (ok or HTTP status).",
+            ["method", "outcome"], registry=registry)
+        self.apply_seconds = Histogram(
+            "apply_seconds", "Time to write one approval into the intents sink.",
+            buckets=BATCH_BUCKETS, registry=registry)
+        self.anomalies = Gauge(
+            "anomalies", "Stored anomalies by lifecycle state.", ["state"], registry=registry)
 
     def render(self) -> bytes:
         """The text exposition format for ``/metrics`` (with :attr:`content_type`)."""

@@ -150,8 +150,9 @@ async def kubernetes_sink(kubeconfig: Path | None) -> KubernetesSink:
                 config_file=str(kubeconfig), persist_config=False
             )
     except (ConfigException, OSError) as exc:
-        source = f"kubeconfig {kubeconfig}" if kubeconfig else "in-cluster configuration"
-        raise ConfigError(f"CHATBOT_KUBECONFIG: cannot load {source}: {exc}") from exc
+        problem = (f"cannot load kubeconfig {kubeconfig}" if kubeconfig
+                   else "not set, and no in-cluster configuration either")
+        raise ConfigError(f"CHATBOT_KUBECONFIG: {problem}: {exc}") from exc
     return KubernetesSink(api_client)
 
 

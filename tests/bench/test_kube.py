@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from pathlib import Path
 
 import pytest
 from kubernetes_asyncio import client
@@ -170,6 +169,20 @@ async def create_until_authorized(api_client: ApiClient, namespace: str) -> dict
             await asyncio.sleep(0.1)
 
 
-def test_kubeconfig_files_exist(kube_cluster: KubeCluster) -> None:
-    assert Path(kube_cluster.env()["CHATBOT_KUBECONFIG"]) == kube_cluster.admin_kubeconfig
+async def test_service_account_kubeconfig_authenticates_as_the_service_account(
+    kube_cluster: KubeCluster, kube_namespace: str
+) -> None:
+    kubeconfig = kube_cluster.service_account_kubeconfig(kube_namespace, "chatbot")
+
+    async with kube_api_client(kubeconfig) as api_client:
+        with pytest.raises(ApiException) as refused:
+            await create_intents(api_client, kube_namespace)
+
+    assert refused.value.status == 403
+    refusal = json.loads(refused.value.body or "{}")
+    assert f"system:serviceaccount:{kube_namespace}:chatbot" in refusal["message"]
+
+
+def test_env_points_the_bot_at_the_admin_kubeconfig(kube_cluster: KubeCluster) -> None:
+    assert kube_cluster.env() == {"CHATBOT_KUBECONFIG": str(kube_cluster.admin_kubeconfig)}
     assert kube_cluster.admin_kubeconfig.is_file()

@@ -15,7 +15,7 @@ import yaml
 from kubernetes_asyncio import client
 from kubernetes_asyncio.client import ApiClient
 
-from chatbot.errors import PermanentError, TemporaryError
+from chatbot.errors import ConfigError, PermanentError, TemporaryError
 from chatbot.events.model import HttpCall, KafkaTarget, KubernetesTarget, Target, Workload
 from chatbot.intents.document import (
     ANOMALY_IDS,
@@ -169,6 +169,7 @@ async def test_our_name_held_by_another_workloads_object_gets_a_generated_name(
 async def test_concurrent_approvals_for_one_workload_all_land_in_one_object(
     sink: KubernetesSink, kube_admin_client: ApiClient, kube_namespace: str
 ) -> None:
+    """Five writers race to create the object, then four race to replace it."""
     names = [f"backend-{number}" for number in range(5)]
 
     results = await asyncio.gather(*(
@@ -183,14 +184,33 @@ async def test_concurrent_approvals_for_one_workload_all_land_in_one_object(
     assert sorted(intents["metadata"]["annotations"][ANOMALY_IDS].split(",")) == names
 
 
+async def test_concurrent_approvals_on_an_existing_object_retry_their_conflicts(
+    sink: KubernetesSink, kube_admin_client: ApiClient, kube_namespace: str
+) -> None:
+    await sink.apply(client=checkout(kube_namespace), target=deployment("payments"), note=note())
+    names = [f"backend-{number}" for number in range(5)]
+
+    await asyncio.gather(*(
+        sink.apply(client=checkout(kube_namespace), target=deployment(name), note=note(name))
+        for name in names
+    ))
+
+    [intents] = await stored(kube_admin_client, kube_namespace)
+    written = [entry["kubernetes"]["name"] for entry in intents["spec"]["targets"]]
+    assert written[0] == "payments.billing"
+    assert sorted(written[1:]) == [f"{name}.billing" for name in names]
+
+
 async def test_without_conflict_retries_concurrent_writers_collide(
     kube_cluster: KubeCluster, kube_namespace: str
 ) -> None:
-    """Without re-reading, writers that read the same state lose: the retries above are what
-    turn those 409s into a merged object."""
+    """Writers that read the same resourceVersion collide (409 Conflict): the retries above
+    are what turn those into one merged object."""
     admin = await kubernetes_sink(kube_cluster.admin_kubeconfig)
     impatient = KubernetesSink(admin.api_client, conflict_retries=0)
     try:
+        await impatient.apply(client=checkout(kube_namespace), target=deployment("payments"),
+                              note=note())
         results = await asyncio.gather(*(
             impatient.apply(client=checkout(kube_namespace), target=deployment(f"backend-{n}"),
                             note=note(f"a-{n}"))
@@ -272,6 +292,19 @@ async def test_an_unreachable_apiserver_is_a_temporary_error(
             await lost.apply(client=checkout("shop"), target=deployment("payments"), note=note())
     finally:
         await lost.close()
+
+
+async def test_a_missing_kubeconfig_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"^CHATBOT_KUBECONFIG: cannot load kubeconfig .*missing"):
+        await kubernetes_sink(tmp_path / "missing.yaml")
+
+
+async def test_outside_a_pod_no_kubeconfig_is_a_config_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    with pytest.raises(ConfigError, match=r"^CHATBOT_KUBECONFIG: not set"):
+        await kubernetes_sink(None)
 
 
 async def grant(api_client: ApiClient, namespace: str, service_account: str,

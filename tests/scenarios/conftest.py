@@ -1,0 +1,69 @@
+"""The bot under test: ``chatbot serve`` built in-process against the real bench (Kafka,
+kube-apiserver with the ClientIntents CRD, the Slack stand-in, SQLite or PostgreSQL)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from kubernetes_asyncio.client import ApiClient
+
+from chatbot.config.settings import settings_from_env
+from chatbot.service import build_service, run_service
+from testbench.fixtures.kafka import TopicFactory
+from testbench.kube import KubeCluster
+from testbench.process import free_port, port_open
+from testbench.slack import SlackStandin
+from tests.scenarios.harness import OWNER, Bot, eventually
+
+RULES = f"""
+channels: {{default: flow-alerts, war_room: war-room}}
+approvers:
+  - {{namespaces: ["*"], users: [{OWNER}]}}
+"""
+
+
+@pytest.fixture(params=["sqlite"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "postgresql":
+        url: str = request.getfixturevalue("postgres_url")
+        return url
+    return f"sqlite+aiosqlite:///{tmp_path / 'chatbot.db'}"
+
+
+@pytest.fixture
+async def bot(
+    tmp_path: Path, database_url: str, new_topic: TopicFactory, kafka_broker: object,
+    slack_standin: SlackStandin, kube_cluster: KubeCluster, clientintents_crd: str,
+    kube_admin_client: ApiClient,
+) -> AsyncIterator[Bot]:
+    topic = await new_topic(partitions=3)
+    dlq = await new_topic()
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(RULES)
+    port = free_port()
+    env = {
+        **slack_standin.env(),
+        "CHATBOT_KAFKA_BOOTSTRAP": kafka_broker.bootstrap,  # type: ignore[attr-defined]
+        "CHATBOT_KAFKA_TOPIC": topic, "CHATBOT_KAFKA_DLQ_TOPIC": dlq,
+        "CHATBOT_KAFKA_GROUP": f"bot-{topic}", "CHATBOT_DATABASE_URL": database_url,
+        "CHATBOT_KUBECONFIG": str(kube_cluster.admin_kubeconfig),
+        "CHATBOT_INTENTS_SINK": "kubernetes", "CHATBOT_CONFIG": str(rules),
+        "CHATBOT_HTTP_HOST": "127.0.0.1", "CHATBOT_HTTP_PORT": str(port),
+    }
+    settings = settings_from_env(env)
+    service = await build_service(settings)
+    stop = asyncio.Event()
+    running = asyncio.create_task(run_service(service, stop))
+
+    async def listening() -> bool:
+        return port_open(port)
+
+    await eventually(listening, what="the bot's HTTP port")
+    yield Bot(service=service, slack=slack_standin, bootstrap=env["CHATBOT_KAFKA_BOOTSTRAP"],
+              topic=topic, url=f"http://127.0.0.1:{port}/slack/events",
+              secret=env["CHATBOT_SLACK_SIGNING_SECRET"], kube=kube_admin_client)
+    stop.set()
+    await asyncio.wait_for(running, 30)

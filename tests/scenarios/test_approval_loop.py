@@ -1,0 +1,152 @@
+"""The approval loop, end to end: Kafka anomaly → Slack card → signed click → ClientIntents."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+import pytest
+
+from chatbot.slack.ids import ActionId
+from tests.scenarios.harness import STRANGER, Bot, eventually, flow_event
+
+
+def buttons(blocks: list[dict[str, object]]) -> list[str]:
+    return [str(e["action_id"]) for b in blocks if b["type"] == "actions"
+            for e in b["elements"]]  # type: ignore[attr-defined]
+
+
+async def test_an_event_on_kafka_becomes_one_card_in_the_routed_channel(
+        bot: Bot, kube_namespace: str) -> None:
+    await bot.send(flow_event(client_ns=kube_namespace,
+                              http={"path": "/api/play", "method": "POST"}))
+    [anomaly] = await bot.card_posted()
+    [message] = bot.slack.messages("flow-alerts")
+    shown = json.dumps(message.blocks)
+    assert f"{kube_namespace}/web" in shown and "game-api" in shown
+    assert "POST /api/play" in shown and "8080/TCP" in shown
+    assert buttons(message.blocks) == [ActionId.APPROVE, ActionId.BLOCK, ActionId.ESCALATE]
+    assert message.ts == anomaly.slack_ts
+
+
+async def test_the_same_flow_a_hundred_times_is_still_one_card_counting_100(
+        bot: Bot, kube_namespace: str) -> None:
+    await bot.send(*(flow_event(client_ns=kube_namespace) for _ in range(100)))
+
+    async def counted() -> bool:
+        rows = await bot.anomalies()
+        return len(rows) == 1 and rows[0].event_count == 100
+    await eventually(counted, what="100 events folded into one anomaly")
+    await bot.card_posted()
+    await asyncio.sleep(0.5)
+    assert len(bot.slack.messages("flow-alerts")) == 1
+    assert len(bot.slack.calls("chat.postMessage")) == 1
+    assert bot.service.pipeline is not None
+    consumer = bot.service.pipeline.kafka_consumer
+
+    async def committed() -> bool:
+        parts = consumer.assignment()
+        ends = await consumer.end_offsets(list(parts))
+        return all([await consumer.committed(tp) == ends[tp] for tp in parts])
+    await eventually(committed, what="offsets committed to the end")
+
+
+async def test_approve_writes_client_intents_and_keeps_other_targets(
+        bot: Bot, kube_namespace: str) -> None:
+    await bot.send(flow_event(client_ns=kube_namespace, target="game-api"))
+    [first] = await bot.card_posted()
+    assert await bot.click(first, ActionId.APPROVE) == 200
+    await bot.state_is(first.id, "applied")
+    [intents] = await bot.client_intents(kube_namespace)
+    assert intents["spec"]["workload"]["name"] == "web"
+    assert {"kubernetes": {"name": "game-api", "kind": "Deployment"}} in intents["spec"]["targets"]
+    assert intents["metadata"]["labels"]["app.kubernetes.io/managed-by"]
+
+    # someone else adds a target by hand; our next approval must keep it
+    intents["spec"]["targets"].append({"kubernetes": {"name": "hand-written"}})
+    from kubernetes_asyncio import client
+    await client.CustomObjectsApi(bot.kube).replace_namespaced_custom_object(
+        "k8s.otterize.com", "v2beta1", kube_namespace, "clientintents",
+        intents["metadata"]["name"], intents)
+
+    await bot.send(flow_event(client_ns=kube_namespace, target="leaderboard"))
+    posted = await bot.card_posted(count=2)
+    [second] = [a for a in posted if a.id != first.id]
+    assert await bot.click(second, ActionId.APPROVE) == 200
+    await bot.state_is(second.id, "applied")
+    [intents] = await bot.client_intents(kube_namespace)
+    names = [t.get("kubernetes", {}).get("name") for t in intents["spec"]["targets"]]
+    assert names == ["game-api", "hand-written", "leaderboard"]
+
+    async def updated() -> bool:
+        [message, _] = bot.slack.messages("flow-alerts")
+        return "Approved" in json.dumps(message.blocks) and not buttons(message.blocks)
+    await eventually(updated, what="the first card updated with the decision")
+
+
+async def test_block_writes_nothing_and_a_retry_is_flagged(bot: Bot, kube_namespace: str) -> None:
+    await bot.send(flow_event(client_ns=kube_namespace))
+    [anomaly] = await bot.card_posted()
+    assert await bot.click(anomaly, ActionId.BLOCK) == 200
+    await bot.state_is(anomaly.id, "blocked")
+    await bot.send(flow_event(client_ns=kube_namespace))
+
+    async def flagged() -> bool:
+        row = await bot.anomaly(anomaly.id)
+        shown = json.dumps(bot.slack.messages("flow-alerts")[0].blocks)
+        return row.retried_after_block_at is not None and "Retried after block" in shown
+    await eventually(flagged, what="retried after block shown")
+    assert await bot.client_intents(kube_namespace) == []
+    assert len(bot.slack.messages("flow-alerts")) == 1
+
+
+async def test_a_non_approver_is_refused_and_audited(bot: Bot, kube_namespace: str) -> None:
+    await bot.send(flow_event(client_ns=kube_namespace))
+    [anomaly] = await bot.card_posted()
+    assert await bot.click(anomaly, ActionId.APPROVE, user=STRANGER) == 200
+
+    async def told() -> bool:
+        return any(e.user == STRANGER for e in bot.slack.ephemerals())
+    await eventually(told, what="an ephemeral refusal")
+    assert (STRANGER, "approve", "refused") in await bot.audit(anomaly.id)
+    assert (await bot.anomaly(anomaly.id)).state == "pending"
+    assert await bot.client_intents(kube_namespace) == []
+
+
+@pytest.mark.parametrize("fault", ["bad secret", "six minutes old"])
+async def test_a_forged_or_stale_request_is_rejected(
+        bot: Bot, kube_namespace: str, fault: str) -> None:
+    await bot.send(flow_event(client_ns=kube_namespace))
+    [anomaly] = await bot.card_posted()
+    if fault == "bad secret":
+        status = await bot.click(anomaly, ActionId.APPROVE, secret="not-the-secret")
+    else:
+        status = await bot.click(anomaly, ActionId.APPROVE, timestamp=int(time.time()) - 360)
+    assert status == 401
+    await asyncio.sleep(0.3)
+    assert (await bot.anomaly(anomaly.id)).state == "pending"
+    assert not [a for a in await bot.audit(anomaly.id) if a[1] == "approve"]
+
+
+async def test_two_concurrent_approvals_write_once(bot: Bot, kube_namespace: str) -> None:
+    await bot.send(flow_event(client_ns=kube_namespace))
+    [anomaly] = await bot.card_posted()
+    statuses = await asyncio.gather(*(bot.click(anomaly, ActionId.APPROVE) for _ in range(2)))
+    assert statuses == [200, 200]
+    await bot.state_is(anomaly.id, "applied")
+    await asyncio.sleep(0.5)
+    audit = await bot.audit(anomaly.id)
+    assert [a for a in audit if a[1:] == ("approve", "ok")] == [("U0OWNER", "approve", "ok")]
+    assert [a for a in audit if a[1] == "apply"] == [("system", "apply", "applied")]
+
+
+async def test_text_that_looks_like_a_mention_mentions_nobody(
+        bot: Bot, kube_namespace: str) -> None:
+    await bot.send(flow_event(client_ns=kube_namespace,
+                              http={"path": "/<!channel>/<@U024BE7LH>", "method": "GET"}))
+    await bot.card_posted()
+    [message] = bot.slack.messages("flow-alerts")
+    shown = json.dumps(message.blocks) + (message.text or "")
+    assert "<!channel>" not in shown and "<@U024BE7LH>" not in shown
+    assert "&lt;!channel&gt;" in shown
