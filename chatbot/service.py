@@ -27,6 +27,7 @@ from chatbot.intents.wiring import intents_sink
 from chatbot.metrics import Metrics
 from chatbot.pipeline.wiring import KafkaPipeline, kafka_pipeline
 from chatbot.slack.client import bolt_app, group_lookup, web_client
+from chatbot.slack.blocks import apply_failure
 from chatbot.slack.outbox import SlackOutbox
 from chatbot.store.db import make_engine, make_sessions
 from chatbot.store.migrate import upgrade
@@ -73,8 +74,11 @@ async def build_service(settings: Settings, *, clock: Clock | None = None,
     outbox = SlackOutbox(sessions=sessions, client=client, clock=clock,
                          on_call=lambda method, outcome: metrics.slack_calls.labels(
                              method, outcome).inc())
-    applier = Applier(sessions=sessions, sink=sink, clock=clock, on_changed=lambda _id:
-                      outbox.wake(), observe_latency=metrics.apply_seconds.observe)
+    applier = Applier(sessions=sessions, sink=sink, clock=clock,
+                      on_changed=lambda _id: outbox.wake(),
+                      on_first_failure=lambda card: outbox.note_in_thread(card.anomaly_id,
+                                                                          apply_failure(card)),
+                      observe_latency=metrics.apply_seconds.observe)
 
     def decided(_anomaly_id: str, _state: object) -> None:
         outbox.wake()

@@ -81,7 +81,7 @@ class KubeCluster:
         if not isinstance(token, str):
             raise BenchError("kube-apiserver", f"TokenRequest for {namespace}/{name} gave no token")
         return write_token_kubeconfig(
-            self.workdir / "kubeconfigs" / f"sa-{namespace}-{name}.yaml",
+            self.workdir / "kubeconfigs" / f"sa-{_file_safe(namespace)}-{_file_safe(name)}.yaml",
             server=self.server,
             ca_pem=self.pki.authority.cert_pem,
             user=f"system:serviceaccount:{namespace}:{name}",
@@ -121,7 +121,7 @@ def start(binaries: KubeBinaries | None = None) -> KubeCluster:
     try:
         apiserver, server = _start_apiserver(binaries.kube_apiserver, workdir, pki, etcd_url)
     except BaseException:
-        etcd.stop()
+        _stop_server(etcd)
         raise
     admin_kubeconfig = write_certificate_kubeconfig(
         workdir / "kubeconfigs" / "admin.yaml",
@@ -184,7 +184,6 @@ def _start_apiserver(
         "--bind-address=127.0.0.1",
         "--advertise-address=127.0.0.1",
         f"--secure-port={port}",
-        f"--cert-dir={workdir / 'apiserver-certs'}",
         f"--tls-cert-file={pki.serving_cert}",
         f"--tls-private-key-file={pki.serving_key}",
         f"--client-ca-file={pki.ca_cert}",
@@ -199,6 +198,9 @@ def _start_apiserver(
         "--allow-privileged=true",
         "--profiling=false",
         "--enable-priority-and-fairness=false",
+        # Nothing runs in this cluster to reach the "kubernetes" Service, and its endpoint
+        # reconciler rejects a loopback address every few seconds in the log.
+        "--endpoint-reconciler-type=none",
     ]
     apiserver = spawn("kube-apiserver", argv, log=workdir / "kube-apiserver.log")
     api = AdminApi(server, pki)

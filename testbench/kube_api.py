@@ -12,9 +12,11 @@ from testbench.kube_pki import ClusterPki
 from testbench.process import BenchError
 
 # Paths that answer 200 only once the apiserver serves and has written the default RBAC
-# roles and bindings; before that, a user's 403 could mean "not bootstrapped yet".
+# roles and bindings (before that, a user's 403 could mean "not bootstrapped yet") and the
+# "default" namespace.
 READY_PATHS = (
     "/readyz",
+    "/api/v1/namespaces/default",
     "/readyz/poststarthook/rbac/bootstrap-roles",
     "/apis/rbac.authorization.k8s.io/v1/clusterroles/cluster-admin",
     "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/system:basic-user",

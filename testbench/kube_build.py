@@ -3,6 +3,7 @@ once, into the cache outside the repository; later runs find the stamp and skip 
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
@@ -39,20 +40,23 @@ def install() -> KubeBinaries:
     binaries = KubeBinaries(
         etcd=root / "bin" / "etcd", kube_apiserver=root / "bin" / "kube-apiserver"
     )
-    if all((root / f"{name}.built").exists() for name in ("etcd", "kube-apiserver")) and all(
-        path.exists() for path in (binaries.etcd, binaries.kube_apiserver)
+    if _is_built(root, "etcd", binaries.etcd) and _is_built(
+        root, "kube-apiserver", binaries.kube_apiserver
     ):
         return binaries
     go = _go_binary()
-    _build_once(
-        "etcd", root, binaries.etcd, lambda work, log: _build_etcd(go, work, log, binaries.etcd)
-    )
-    _build_once(
-        "kube-apiserver",
-        root,
-        binaries.kube_apiserver,
-        lambda work, log: _build_kube_apiserver(go, work, log, binaries.kube_apiserver),
-    )
+    # Test sessions may start side by side; one builds while the others wait for its stamp.
+    with (root / "build.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        _build_once(
+            "etcd", root, binaries.etcd, lambda work, log: _build_etcd(go, work, log, binaries.etcd)
+        )
+        _build_once(
+            "kube-apiserver",
+            root,
+            binaries.kube_apiserver,
+            lambda work, log: _build_kube_apiserver(go, work, log, binaries.kube_apiserver),
+        )
     return binaries
 
 
@@ -71,10 +75,9 @@ def _build_once(
     binary: Path,
     build: Callable[[Path, Path], None],
 ) -> None:
-    # The stamp is written only after a complete build, so an interrupted one is redone.
-    stamp = root / f"{component}.built"
-    if stamp.exists() and binary.exists():
+    if _is_built(root, component, binary):
         return
+    stamp = _stamp(root, component)
     stamp.unlink(missing_ok=True)
     work = root / f"build-{component}"
     shutil.rmtree(work, ignore_errors=True)
@@ -89,6 +92,15 @@ def _build_once(
         raise BenchError(component, f"the build finished but {binary} is missing", log)
     stamp.write_text(f"built in {time.monotonic() - started:.0f}s\n")
     progress(f"built {component} in {time.monotonic() - started:.0f}s")
+
+
+def _is_built(root: Path, component: str, binary: Path) -> bool:
+    return _stamp(root, component).exists() and binary.exists()
+
+
+def _stamp(root: Path, component: str) -> Path:
+    # Written only after a complete build, so an interrupted one is redone.
+    return root / f"{component}.built"
 
 
 def _go(component: str, go: Path, work: Path, log: Path, *args: str) -> None:

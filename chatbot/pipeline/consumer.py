@@ -144,7 +144,7 @@ class FlowConsumer:
                 result = await self._store(events)
                 await self._dead_letters.send(bad)
             except Exception as exc:  # any failure to store: rewind and retry, keep consuming
-                pass
+                self._rewind(batch)
                 self._metrics.store_failures.inc()
                 await self._failed(exc, "storing a batch failed; it will be fetched again")
                 return False

@@ -67,6 +67,14 @@ def intent_yaml(card: Card) -> str:
     return yaml.safe_dump({"targets": [entry]}, sort_keys=False).rstrip()
 
 
+def apply_failure(card: Card) -> str:
+    """The thread reply when writing an approval first fails (later retries stay quiet)."""
+    error = escape(card.apply_error or "unknown error")
+    return fit(f":warning: Writing the ClientIntents for {code(card.client.namespace)}/"
+               f"{code(card.client.name)} failed: {error}. It is retried with backoff; this "
+               f"message's card shows the current state.", 3000)
+
+
 def _header(card: Card) -> Block:
     icon = _SEVERITY_ICON.get(card.severity, "")
     text = f"{icon} {card.client.name} → {target_label(card.target)}"

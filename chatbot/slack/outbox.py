@@ -196,6 +196,21 @@ class SlackOutbox:
                         message_updated_at=self._clock.now())
                 .execution_options(synchronize_session=False))
 
+    async def note_in_thread(self, anomaly_id: str, text: str) -> None:
+        """A reply under the anomaly's card; best effort, never blocks a state change."""
+        async with self._sessions() as session:
+            row = await session.get(Anomaly, anomaly_id)
+        if row is None or not row.slack_ts or not row.slack_channel_id:
+            return
+        await self._pacer.turn(row.channel)
+        try:
+            await self._client.chat_postMessage(channel=row.slack_channel_id,
+                                                thread_ts=row.slack_ts, text=text)
+            self._on_call("chat.postMessage", "ok")
+        except SlackApiError as error:
+            self._pacer.hold(row.channel, self._retry_delay(error))
+            log.warning("could not reply in the thread of %s", anomaly_id)
+
     async def _find_posted(self, channel: str, anomaly_id: str,
                            since: datetime) -> tuple[str, str] | None:
         channel_id = await self._channels.channel_id(channel)

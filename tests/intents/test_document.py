@@ -65,9 +65,6 @@ def test_namespace_suffix_only_across_namespaces() -> None:
         "kubernetes": {"name": "cart", "kind": "Deployment"}}
     assert target_entry(CHECKOUT, workload("payments", namespace="billing")) == {
         "kubernetes": {"name": "payments.billing", "kind": "Deployment"}}
-
-
-def test_a_target_of_unknown_kind_carries_no_kind() -> None:
     assert target_entry(CHECKOUT, workload("cart", kind=None)) == {"kubernetes": {"name": "cart"}}
 
 
@@ -93,11 +90,8 @@ def test_internet_ports_kept_in_cluster_ports_dropped() -> None:
     assert target_entry(CHECKOUT, stripe) == {
         "internet": {"domains": ["api.stripe.com"], "ports": [443]}}
     assert "port" not in str(target_entry(CHECKOUT, workload("cart", port=8080)))
-
-
-def test_internet_by_ip_without_a_known_port() -> None:
-    target = InternetTarget(domain=None, ip="203.0.113.7", port=None, protocol=None)
-    assert target_entry(CHECKOUT, target) == {"internet": {"ips": ["203.0.113.7"]}}
+    by_ip = InternetTarget(domain=None, ip="203.0.113.7", port=None, protocol=None)
+    assert target_entry(CHECKOUT, by_ip) == {"internet": {"ips": ["203.0.113.7"]}}
 
 
 # -- a new object ------------------------------------------------------------------------------

@@ -122,15 +122,10 @@ async def test_an_approval_already_allowed_writes_nothing(
 async def test_someone_elses_clientintents_gets_our_target_and_keeps_theirs(
     sink: KubernetesSink, kube_admin_client: ApiClient, kube_namespace: str
 ) -> None:
-    theirs = [{"service": {"name": "ledger"}},
-              {"internet": {"domains": ["api.stripe.com"], "ports": [443]}}]
-    await client.CustomObjectsApi(kube_admin_client).create_namespaced_custom_object(
-        GROUP, VERSION, kube_namespace, PLURAL, {
-            "apiVersion": f"{GROUP}/{VERSION}",
-            "kind": "ClientIntents",
-            "metadata": {"name": "checkout-by-platform-team"},
-            "spec": {"workload": {"name": "checkout", "kind": "Deployment"}, "targets": theirs},
-        })
+    theirs: list[dict[str, Any]] = [{"service": {"name": "ledger"}},
+                                    {"internet": {"domains": ["api.stripe.com"], "ports": [443]}}]
+    await create_theirs(kube_admin_client, kube_namespace, "checkout-by-platform-team",
+                        kind="Deployment", targets=theirs)
 
     applied = await sink.apply(client=checkout(kube_namespace), target=deployment("payments"),
                                note=note())
@@ -147,13 +142,8 @@ async def test_someone_elses_clientintents_gets_our_target_and_keeps_theirs(
 async def test_our_name_held_by_another_workloads_object_gets_a_generated_name(
     sink: KubernetesSink, kube_admin_client: ApiClient, kube_namespace: str
 ) -> None:
-    await client.CustomObjectsApi(kube_admin_client).create_namespaced_custom_object(
-        GROUP, VERSION, kube_namespace, PLURAL, {
-            "apiVersion": f"{GROUP}/{VERSION}",
-            "kind": "ClientIntents",
-            "metadata": {"name": "checkout"},
-            "spec": {"workload": {"name": "checkout", "kind": "StatefulSet"}, "targets": []},
-        })
+    await create_theirs(kube_admin_client, kube_namespace, "checkout", kind="StatefulSet",
+                        targets=[])
 
     applied = await sink.apply(client=checkout(kube_namespace), target=deployment("payments"),
                                note=note())
@@ -166,56 +156,36 @@ async def test_our_name_held_by_another_workloads_object_gets_a_generated_name(
     assert by_kind["StatefulSet"]["spec"]["targets"] == []
 
 
+@pytest.mark.parametrize("existing", [False, True], ids=["racing-to-create", "racing-to-update"])
 async def test_concurrent_approvals_for_one_workload_all_land_in_one_object(
-    sink: KubernetesSink, kube_admin_client: ApiClient, kube_namespace: str
+    sink: KubernetesSink, kube_admin_client: ApiClient, kube_namespace: str, existing: bool
 ) -> None:
-    """Five writers race to create the object, then four race to replace it."""
-    names = [f"backend-{number}" for number in range(5)]
+    """Writers that read the same state collide (409 AlreadyExists or Conflict); each re-reads,
+    merges again and retries."""
+    before = ["payments.billing"] if existing else []
+    if existing:
+        await sink.apply(client=checkout(kube_namespace), target=deployment("payments"),
+                         note=note())
 
-    results = await asyncio.gather(*(
-        sink.apply(client=checkout(kube_namespace), target=deployment(name), note=note(name))
-        for name in names
-    ))
-
-    [intents] = await stored(kube_admin_client, kube_namespace)
-    written = sorted(entry["kubernetes"]["name"] for entry in intents["spec"]["targets"])
-    assert written == [f"{name}.billing" for name in names]
-    assert all(result.changed for result in results)
-    assert sorted(intents["metadata"]["annotations"][ANOMALY_IDS].split(",")) == names
-
-
-async def test_concurrent_approvals_on_an_existing_object_retry_their_conflicts(
-    sink: KubernetesSink, kube_admin_client: ApiClient, kube_namespace: str
-) -> None:
-    await sink.apply(client=checkout(kube_namespace), target=deployment("payments"), note=note())
-    names = [f"backend-{number}" for number in range(5)]
-
-    await asyncio.gather(*(
-        sink.apply(client=checkout(kube_namespace), target=deployment(name), note=note(name))
-        for name in names
-    ))
+    results = await approve_five(sink, kube_namespace)
 
     [intents] = await stored(kube_admin_client, kube_namespace)
     written = [entry["kubernetes"]["name"] for entry in intents["spec"]["targets"]]
-    assert written[0] == "payments.billing"
-    assert sorted(written[1:]) == [f"{name}.billing" for name in names]
+    assert written[: len(before)] == before
+    assert sorted(written[len(before):]) == [f"backend-{n}.billing" for n in range(5)]
+    assert all(isinstance(result, Applied) and result.changed for result in results)
 
 
 async def test_without_conflict_retries_concurrent_writers_collide(
     kube_cluster: KubeCluster, kube_namespace: str
 ) -> None:
-    """Writers that read the same resourceVersion collide (409 Conflict): the retries above
-    are what turn those into one merged object."""
+    """The resourceVersion precondition is real: without the retries, racing writers fail."""
     admin = await kubernetes_sink(kube_cluster.admin_kubeconfig)
     impatient = KubernetesSink(admin.api_client, conflict_retries=0)
     try:
         await impatient.apply(client=checkout(kube_namespace), target=deployment("payments"),
                               note=note())
-        results = await asyncio.gather(*(
-            impatient.apply(client=checkout(kube_namespace), target=deployment(f"backend-{n}"),
-                            note=note(f"a-{n}"))
-            for n in range(5)
-        ), return_exceptions=True)
+        results = await approve_five(impatient, kube_namespace)
     finally:
         await impatient.close()
 
@@ -294,17 +264,31 @@ async def test_an_unreachable_apiserver_is_a_temporary_error(
         await lost.close()
 
 
-async def test_a_missing_kubeconfig_is_a_config_error(tmp_path: Path) -> None:
+async def test_no_usable_kubeconfig_is_a_config_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     with pytest.raises(ConfigError, match=r"^CHATBOT_KUBECONFIG: cannot load kubeconfig .*missing"):
         await kubernetes_sink(tmp_path / "missing.yaml")
-
-
-async def test_outside_a_pod_no_kubeconfig_is_a_config_error(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
     monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
     with pytest.raises(ConfigError, match=r"^CHATBOT_KUBECONFIG: not set"):
         await kubernetes_sink(None)
+
+
+async def create_theirs(api_client: ApiClient, namespace: str, name: str, *, kind: str,
+                        targets: list[dict[str, Any]]) -> None:
+    await client.CustomObjectsApi(api_client).create_namespaced_custom_object(
+        GROUP, VERSION, namespace, PLURAL, {
+            "apiVersion": f"{GROUP}/{VERSION}", "kind": "ClientIntents", "metadata": {"name": name},
+            "spec": {"workload": {"name": "checkout", "kind": kind}, "targets": targets},
+        })
+
+
+async def approve_five(sink: KubernetesSink, namespace: str) -> list[Applied | BaseException]:
+    return await asyncio.gather(*(
+        sink.apply(client=checkout(namespace), target=deployment(f"backend-{n}"),
+                   note=note(f"a-{n}"))
+        for n in range(5)
+    ), return_exceptions=True)
 
 
 async def grant(api_client: ApiClient, namespace: str, service_account: str,

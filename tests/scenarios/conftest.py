@@ -25,7 +25,7 @@ approvers:
 """
 
 
-@pytest.fixture(params=["sqlite"])
+@pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "postgresql":
         url: str = request.getfixturevalue("postgres_url")
@@ -34,10 +34,18 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture
+def bot_kubeconfig(request: pytest.FixtureRequest, kube_cluster: KubeCluster) -> Path:
+    """The bot's identity in the cluster: admin, or (param "powerless") a user with no RBAC."""
+    if getattr(request, "param", "admin") == "powerless":
+        return kube_cluster.user_kubeconfig("flow-bot-powerless")
+    return kube_cluster.admin_kubeconfig
+
+
+@pytest.fixture
 async def bot(
     tmp_path: Path, database_url: str, new_topic: TopicFactory, kafka_broker: object,
     slack_standin: SlackStandin, kube_cluster: KubeCluster, clientintents_crd: str,
-    kube_admin_client: ApiClient,
+    kube_admin_client: ApiClient, bot_kubeconfig: Path,
 ) -> AsyncIterator[Bot]:
     topic = await new_topic(partitions=3)
     dlq = await new_topic()
@@ -49,7 +57,7 @@ async def bot(
         "CHATBOT_KAFKA_BOOTSTRAP": kafka_broker.bootstrap,  # type: ignore[attr-defined]
         "CHATBOT_KAFKA_TOPIC": topic, "CHATBOT_KAFKA_DLQ_TOPIC": dlq,
         "CHATBOT_KAFKA_GROUP": f"bot-{topic}", "CHATBOT_DATABASE_URL": database_url,
-        "CHATBOT_KUBECONFIG": str(kube_cluster.admin_kubeconfig),
+        "CHATBOT_KUBECONFIG": str(bot_kubeconfig),
         "CHATBOT_INTENTS_SINK": "kubernetes", "CHATBOT_CONFIG": str(rules),
         "CHATBOT_HTTP_HOST": "127.0.0.1", "CHATBOT_HTTP_PORT": str(port),
     }

@@ -6,7 +6,9 @@ import asyncio
 import json
 import time
 
+import aiohttp
 import pytest
+from kubernetes_asyncio import client
 
 from chatbot.slack.ids import ActionId
 from tests.scenarios.harness import STRANGER, Bot, eventually, flow_event
@@ -65,7 +67,6 @@ async def test_approve_writes_client_intents_and_keeps_other_targets(
 
     # someone else adds a target by hand; our next approval must keep it
     intents["spec"]["targets"].append({"kubernetes": {"name": "hand-written"}})
-    from kubernetes_asyncio import client
     await client.CustomObjectsApi(bot.kube).replace_namespaced_custom_object(
         "k8s.otterize.com", "v2beta1", kube_namespace, "clientintents",
         intents["metadata"]["name"], intents)
@@ -150,3 +151,53 @@ async def test_text_that_looks_like_a_mention_mentions_nobody(
     shown = json.dumps(message.blocks) + (message.text or "")
     assert "<!channel>" not in shown and "<@U024BE7LH>" not in shown
     assert "&lt;!channel&gt;" in shown
+
+
+@pytest.mark.parametrize("bot_kubeconfig", ["powerless"], indirect=True)
+async def test_a_refused_cluster_write_shows_in_the_thread_and_is_retried(
+        bot: Bot, kube_namespace: str) -> None:
+    await bot.send(flow_event(client_ns=kube_namespace))
+    [anomaly] = await bot.card_posted()
+    assert await bot.click(anomaly, ActionId.APPROVE) == 200
+    failed = await bot.state_is(anomaly.id, "apply_failed")
+    assert failed.apply_error and "forbidden" in failed.apply_error
+
+    async def explained() -> bool:
+        replies = [c for c in bot.slack.calls("chat.postMessage")
+                   if c.params.get("thread_ts") == anomaly.slack_ts]
+        card = json.dumps(bot.slack.messages("flow-alerts")[0].blocks)
+        return (bool(replies) and "forbidden" in str(replies[0].params["text"])
+                and "failed (attempt" in card)
+    await eventually(explained, what="the failure shown in the thread and on the card")
+
+    rbac = client.RbacAuthorizationV1Api(bot.kube)
+    await rbac.create_namespaced_role(kube_namespace, {
+        "metadata": {"name": "intents-writer"},
+        "rules": [{"apiGroups": ["k8s.otterize.com"], "resources": ["clientintents"],
+                   "verbs": ["get", "list", "create", "update", "patch"]}]})
+    await rbac.create_namespaced_role_binding(kube_namespace, {
+        "metadata": {"name": "intents-writer"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
+                    "name": "intents-writer"},
+        "subjects": [{"kind": "User", "name": "flow-bot-powerless",
+                      "apiGroup": "rbac.authorization.k8s.io"}]})
+    await bot.state_is(anomaly.id, "applied", within=30)
+    assert len(await bot.client_intents(kube_namespace)) == 1
+
+
+async def test_health_readiness_and_metrics_are_served(bot: Bot, kube_namespace: str) -> None:
+    await bot.send(flow_event(client_ns=kube_namespace))
+    await bot.card_posted()
+    base = bot.url.removesuffix("/slack/events")
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{base}/healthz") as response:
+            assert response.status == 200
+        async with http.get(f"{base}/readyz") as response:
+            body = await response.json()
+            assert response.status == 200, body
+            assert body["checks"] == {"database": True, "slack": True, "kafka": True,
+                                      "cluster": True}
+        async with http.get(f"{base}/metrics") as response:
+            metrics = await response.text()
+    assert "events_consumed_total 1.0" in metrics
+    assert 'slack_calls_total{method="chat.postMessage",outcome="ok"} 1.0' in metrics

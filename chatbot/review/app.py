@@ -1,0 +1,140 @@
+"""The local review page: the anomaly cards with Approve / Block / Escalate, in a browser.
+
+The embedded stand-in for Slack (``chatbot demo``), and optionally a read-only dashboard in
+``serve`` mode. Decisions go through the same :class:`Decider` as a Slack click, as the
+configured local user, so authorization, compare-and-set and audit are the very same code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import secrets
+from collections.abc import Collection, Iterable
+from pathlib import Path
+
+from aiohttp import web
+from sqlalchemy import Select, case, func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from chatbot.card import Card, card_from_row
+from chatbot.decisions import Decider, Verdict
+from chatbot.events.model import Severity
+from chatbot.intents.directory import DirectorySink
+from chatbot.lifecycle import State
+from chatbot.review.guard import CSRF_HEADER, guard
+from chatbot.review.views import View, action_views, audit_view, card_view, parse_action
+from chatbot.store.audit import entries
+from chatbot.store.models import Anomaly
+
+STATIC = Path(__file__).with_name("static")
+ASSETS = {"review.js": "text/javascript", "review.css": "text/css"}
+LIST_LIMIT = 500
+AUDIT_LIMIT = 200
+MAX_FILE_CHARS = 64 * 1024
+STATUS = {Verdict.DECIDED: 200, Verdict.STALE: 409, Verdict.REFUSED: 403, Verdict.UNKNOWN: 404}
+
+
+def make_review_app(
+    *,
+    sessions: async_sessionmaker[AsyncSession],
+    decider: Decider,
+    intents_dir: Path | None,
+    user_id: str,
+    read_only: bool,
+    extra_hosts: Collection[str] = (),
+) -> web.Application:
+    """``extra_hosts`` (``name:port``) are accepted in the Host header besides loopback, for a
+    dashboard reached through a port-forward or a proxy."""
+    csrf_token = secrets.token_urlsafe(32)
+    files = DirectorySink(intents_dir) if intents_dir is not None else None
+    page = (STATIC / "index.html").read_text(encoding="utf-8")
+    page = (page.replace("{{csrf_header}}", CSRF_HEADER)
+            .replace("{{csrf_token}}", csrf_token)
+            .replace("{{user_id}}", html.escape(user_id))
+            .replace("{{read_only}}", "true" if read_only else "false"))
+
+    async def index(_request: web.Request) -> web.Response:
+        return web.Response(text=page, content_type="text/html")
+
+    async def asset(request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        if name not in ASSETS:
+            raise web.HTTPNotFound()
+        return web.Response(body=(STATIC / name).read_bytes(), content_type=ASSETS[name])
+
+    async def anomalies(_request: web.Request) -> web.Response:
+        async with sessions() as session:
+            rows = (await session.execute(_listing())).scalars().all()
+            counts = dict((await session.execute(
+                select(Anomaly.state, func.count()).group_by(Anomaly.state))).tuples().all())
+        cards = [card_from_row(row) for row in rows]
+        texts = await _intents_files(cards, files)
+        return web.json_response({
+            "user_id": user_id,
+            "read_only": read_only,
+            "actions": [] if read_only else action_views(),
+            "counts": counts,
+            "total": sum(counts.values()),
+            "anomalies": [card_view(card, intents_file=texts.get(card.anomaly_id))
+                          for card in cards],
+        })
+
+    async def audit(_request: web.Request) -> web.Response:
+        async with sessions() as session:
+            found = await entries(session, limit=AUDIT_LIMIT)
+            ids = {entry.anomaly_id for entry in found}
+            rows = (await session.execute(
+                select(Anomaly).where(Anomaly.id.in_(ids)))).scalars().all()
+        flows = {row.id: card_view(card_from_row(row))["title"] for row in rows}
+        return web.json_response({"entries": [audit_view(entry, flows) for entry in found]})
+
+    async def decide(request: web.Request) -> web.Response:
+        if read_only:
+            return web.json_response({"error": "this review page is read-only"}, status=403)
+        action = parse_action(request.match_info["action"])
+        if action is None:
+            return web.json_response({"error": "unknown action"}, status=404)
+        outcome = await decider.decide(anomaly_id=request.match_info["anomaly_id"],
+                                       action=action, user_id=user_id)
+        return web.json_response(
+            {"verdict": outcome.verdict.value, "message": outcome.message,
+             "anomaly": card_view(outcome.card) if outcome.card else None},
+            status=STATUS[outcome.verdict])
+
+    app = web.Application(middlewares=[guard(csrf_token=csrf_token, extra_hosts=extra_hosts)],
+                          client_max_size=64 * 1024)
+    app.router.add_get("/", index)
+    app.router.add_get("/static/{name}", asset)
+    app.router.add_get("/api/anomalies", anomalies)
+    app.router.add_get("/api/audit", audit)
+    app.router.add_post("/api/anomalies/{anomaly_id}/{action}", decide)
+    return app
+
+
+def _listing() -> Select[tuple[Anomaly]]:
+    """Most severe first, then in the order they appeared: a card never jumps when decided."""
+    rank = case({s.value: -s.rank for s in Severity}, value=Anomaly.severity, else_=0)
+    return (select(Anomaly).order_by(rank, Anomaly.first_seen, Anomaly.id).limit(LIST_LIMIT))
+
+
+async def _intents_files(cards: Iterable[Card], files: DirectorySink | None) -> dict[str, View]:
+    """The YAML file behind each applied card (one read per file, however many cards)."""
+    if files is None:
+        return {}
+    wanted = {card.anomaly_id: files.file_for(card.client) for card in cards
+              if card.state is State.APPLIED}
+    paths = list(set(wanted.values()))
+    read = await asyncio.gather(*(asyncio.to_thread(_read, path) for path in paths))
+    texts = dict(zip(paths, read, strict=True))
+    return {anomaly_id: {"name": path.name, "text": texts[path]}
+            for anomaly_id, path in wanted.items() if texts[path] is not None}
+
+
+def _read(path: Path) -> str | None:
+    try:
+        with path.open(encoding="utf-8", errors="replace") as stream:
+            text = stream.read(MAX_FILE_CHARS + 1)
+    except OSError:
+        return None
+    return text if len(text) <= MAX_FILE_CHARS else text[:MAX_FILE_CHARS] + "\n# … (truncated)"

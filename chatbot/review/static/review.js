@@ -1,0 +1,237 @@
+// The review page: polls the JSON API and renders the anomaly cards.
+// Everything that comes from an event is put into the DOM with textContent, never as markup.
+"use strict";
+
+const POLL_MS = 1500;
+const meta = (name) => document.querySelector(`meta[name="${name}"]`).content;
+const CSRF_HEADER = meta("csrf-header");
+const CSRF_TOKEN = meta("csrf-token");
+const USER = meta("review-user");
+const READ_ONLY = meta("read-only") === "true";
+
+const view = { tab: "all", actions: [], cards: new Map(), confirming: new Set(), busy: new Set() };
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (key === "class") node.className = value;
+    else if (key.startsWith("data-")) node.setAttribute(key, value);
+    else node[key] = value;
+  }
+  for (const child of children) {
+    if (child === null || child === undefined || child === false) continue;
+    node.append(typeof child === "string" ? document.createTextNode(child) : child);
+  }
+  return node;
+}
+
+const when = (iso) => (iso ? new Date(iso).toLocaleString() : "");
+const people = (text) => (text || "").replace(/<@([A-Z0-9]+)>/g, "@$1");
+const stateLabel = (state) => state.replace("_", " ");
+
+function facts(card) {
+  const list = el("dl", { class: "facts" });
+  const rows = [...card.facts, ["Severity", card.severity],
+    ["Seen", `${card.count}× (first ${when(card.first_seen)}, last ${when(card.last_seen)})`]];
+  for (const [label, value] of rows) list.append(el("dt", {}, label), el("dd", {}, value));
+  return list;
+}
+
+function intent(card) {
+  const lead = card.open ? "Approve adds to the ClientIntents of " : "ClientIntents change for ";
+  return el("div", { class: "intent" },
+    el("p", {}, lead, el("code", {}, card.client.name), " in ",
+      el("code", {}, card.client.namespace), ":"),
+    el("pre", {}, card.intent_yaml));
+}
+
+function outcome(card) {
+  const lines = [];
+  const who = card.decided_by ? `@${card.decided_by}` : "someone";
+  if (card.escalated_at) {
+    const why = card.escalation_reason ? `: ${people(card.escalation_reason)}` : "";
+    lines.push(["escalated", `Escalated ${when(card.escalated_at)}${why}`]);
+  }
+  if (["approved", "applied", "apply_failed"].includes(card.state)) {
+    lines.push(["approved", `Approved by ${who} ${when(card.decided_at)}`]);
+  }
+  if (card.state === "approved") lines.push(["waiting", "Writing the ClientIntents…"]);
+  if (card.state === "applied" && card.applied_object) {
+    lines.push(["applied", `ClientIntents written: ${card.applied_object}`]);
+  }
+  if (card.state === "apply_failed") {
+    lines.push(["failed", `Writing the ClientIntents failed (attempt ${card.apply_attempts}), ` +
+      `retrying: ${card.apply_error || "unknown error"}`]);
+  }
+  if (card.state === "blocked") {
+    lines.push(["blocked", `Blocked by ${who} ${when(card.decided_at)}`]);
+    if (card.retried_after_block_at) {
+      lines.push(["retried", `Retried after block: seen again ${when(card.retried_after_block_at)}`]);
+    }
+  }
+  if (!lines.length) return null;
+  return el("ul", { class: "outcome" },
+    ...lines.map(([kind, text]) => el("li", { class: kind }, text)));
+}
+
+function intentsFile(card) {
+  if (!card.intents_file) return null;
+  return el("details", { class: "file" },
+    el("summary", {}, `File ${card.intents_file.name}`),
+    el("pre", {}, card.intents_file.text));
+}
+
+function buttons(card) {
+  if (READ_ONLY || !card.open) return null;
+  const busy = view.busy.has(card.id);
+  const confirming = view.actions.find((a) => a.confirm && view.confirming.has(`${card.id}:${a.action}`));
+  if (confirming) {
+    const c = confirming.confirm;
+    const key = `${card.id}:${confirming.action}`;
+    return el("div", { class: "confirm", role: "group" },
+      el("strong", {}, c.title), el("p", {}, c.text),
+      el("div", { class: "buttons" },
+        el("button", { type: "button", class: `btn ${confirming.style}`, disabled: busy,
+          "data-action": confirming.action, "data-confirmed": "true",
+          onclick: () => { view.confirming.delete(key); decide(card.id, confirming.action); } },
+        c.confirm),
+        el("button", { type: "button", class: "btn", "data-cancel": "true",
+          onclick: () => { view.confirming.delete(key); redraw(card.id); } }, c.deny)));
+  }
+  return el("div", { class: "buttons" }, ...view.actions.map((a) =>
+    el("button", { type: "button", class: `btn ${a.style}`, disabled: busy, "data-action": a.action,
+      onclick: () => {
+        if (a.confirm) { view.confirming.add(`${card.id}:${a.action}`); redraw(card.id); }
+        else decide(card.id, a.action);
+      } }, a.label)));
+}
+
+function cardNode(card) {
+  return el("article", { class: `card sev-${card.severity} state-${card.state}`,
+    "data-anomaly-id": card.id, "data-state": card.state },
+  el("header", {},
+    el("span", { class: "sev" }, card.severity),
+    el("h2", {}, card.title),
+    el("span", { class: "state" }, stateLabel(card.state))),
+  facts(card), intent(card), outcome(card), intentsFile(card), buttons(card),
+  el("footer", {}, `anomaly ${card.short_id} · ${stateLabel(card.state)}`));
+}
+
+function redraw(id) {
+  const entry = view.cards.get(id);
+  if (!entry) return;
+  const node = cardNode(entry.card);
+  entry.node.replaceWith(node);
+  entry.node = node;
+  applyTab();
+}
+
+function render(data) {
+  view.actions = data.actions;
+  const container = document.getElementById("cards");
+  const seen = new Set();
+  for (const card of data.anomalies) {
+    seen.add(card.id);
+    const json = JSON.stringify(card);
+    const entry = view.cards.get(card.id);
+    if (entry && entry.json === json) {
+      container.append(entry.node); // keeps the server's order; unchanged cards keep their DOM
+      continue;
+    }
+    const node = cardNode(card);
+    if (entry) entry.node.replaceWith(node);
+    container.append(node);
+    view.cards.set(card.id, { card, json, node });
+  }
+  for (const [id, entry] of view.cards) {
+    if (!seen.has(id)) { entry.node.remove(); view.cards.delete(id); }
+  }
+  const counts = data.counts;
+  const open = (counts.pending || 0) + (counts.escalated || 0);
+  document.getElementById("n-all").textContent = data.total;
+  document.getElementById("n-open").textContent = open;
+  document.getElementById("n-decided").textContent = data.total - open;
+  document.getElementById("empty").hidden = data.total > 0;
+  applyTab();
+}
+
+function applyTab() {
+  const audit = view.tab === "audit";
+  document.getElementById("audit").hidden = !audit;
+  document.getElementById("cards").hidden = audit;
+  for (const { card, node } of view.cards.values()) {
+    node.hidden = (view.tab === "open" && !card.open) || (view.tab === "decided" && card.open);
+  }
+}
+
+function renderAudit(data) {
+  const rows = data.entries.map((e) => el("tr", { class: `result-${e.result}` },
+    el("td", {}, when(e.at)), el("td", {}, e.actor), el("td", {}, e.action),
+    el("td", {}, e.result),
+    el("td", {}, el("code", {}, e.short_id), " ", e.flow),
+    el("td", { class: "detail" }, Object.keys(e.detail).length ? JSON.stringify(e.detail) : "")));
+  document.getElementById("audit-rows").replaceChildren(...rows);
+}
+
+function notice(text, kind) {
+  const box = document.getElementById("notice");
+  box.textContent = people(text).replaceAll("`", "");
+  box.className = `notice ${kind}`;
+  box.hidden = false;
+}
+
+async function decide(id, action) {
+  view.busy.add(id);
+  redraw(id);
+  try {
+    const response = await fetch(`/api/anomalies/${encodeURIComponent(id)}/${action}`, {
+      method: "POST", headers: { [CSRF_HEADER]: CSRF_TOKEN }, credentials: "same-origin" });
+    const body = await response.json();
+    notice(body.message || body.error || response.statusText, response.ok ? "ok" : "refused");
+  } catch (error) {
+    notice(`Could not reach the service: ${error}`, "refused");
+  } finally {
+    view.busy.delete(id);
+    redraw(id);
+    await refresh();
+  }
+}
+
+async function refresh() {
+  const live = document.getElementById("live");
+  try {
+    const response = await fetch("/api/anomalies", { credentials: "same-origin" });
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    render(await response.json());
+    if (view.tab === "audit") {
+      renderAudit(await (await fetch("/api/audit", { credentials: "same-origin" })).json());
+    }
+    live.textContent = `live · updated ${new Date().toLocaleTimeString()}`;
+    live.className = "live ok";
+  } catch (error) {
+    live.textContent = `disconnected (${error.message}), retrying…`;
+    live.className = "live down";
+  }
+}
+
+async function poll() {
+  await refresh();
+  setTimeout(poll, POLL_MS);
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  document.getElementById("who").textContent = READ_ONLY
+    ? "Read-only dashboard"
+    : `You decide as @${USER}, with the same approver rules and audit as in Slack.`;
+  for (const tab of document.querySelectorAll("#tabs button")) {
+    tab.addEventListener("click", () => {
+      view.tab = tab.dataset.tab;
+      for (const other of document.querySelectorAll("#tabs button")) {
+        other.classList.toggle("active", other === tab);
+      }
+      applyTab();
+      refresh();
+    });
+  }
+  poll();
+});

@@ -1,0 +1,92 @@
+"""JSON views for the review page: pure functions from the same :class:`Card` the Slack message
+is built from, so the page and the chat show the same facts, intent and buttons.
+
+Values stay raw (not escaped): the page puts them into the DOM as text, never as markup.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from chatbot.card import Card, target_details, target_label
+from chatbot.lifecycle import OPEN_STATES, Action
+from chatbot.slack.blocks import decision_buttons, intent_yaml
+from chatbot.slack.ids import ActionId
+from chatbot.store.models import AuditEntry
+
+View = dict[str, Any]
+
+
+def card_view(card: Card, *, intents_file: View | None = None) -> View:
+    """``intents_file`` is ``{"name", "text"}`` of the YAML the directory sink wrote, if any."""
+    return {
+        "id": card.anomaly_id,
+        "short_id": card.short_id,
+        "title": f"{card.client.name} → {target_label(card.target)}",
+        "cluster": card.cluster,
+        "client": {"name": card.client.name, "namespace": card.client.namespace,
+                   "kind": card.client.kind},
+        "target": target_label(card.target),
+        "facts": [["Cluster", card.cluster],
+                  ["Client", f"{card.client.kind} {card.client.namespace}/{card.client.name}"],
+                  *target_details(card.target).items(),
+                  ["Reason", card.reason.value]],
+        "severity": card.severity.value,
+        "state": card.state.value,
+        "open": card.state in OPEN_STATES,
+        "count": card.event_count,
+        "first_seen": _iso(card.first_seen),
+        "last_seen": _iso(card.last_seen),
+        "decided_by": card.decided_by,
+        "decided_at": _iso(card.decided_at),
+        "escalated_at": _iso(card.escalated_at),
+        "escalation_reason": card.escalation_reason,
+        "retried_after_block_at": _iso(card.retried_after_block_at),
+        "apply_error": card.apply_error,
+        "apply_attempts": card.apply_attempts,
+        "applied_object": card.applied_object,
+        "intent_yaml": intent_yaml(card),
+        "intents_file": intents_file,
+    }
+
+
+def action_views() -> list[View]:
+    """The decision buttons of the Slack card (labels, styles, Block's confirmation)."""
+    views: list[View] = []
+    for button in decision_buttons("")["elements"]:
+        confirm = button.get("confirm")
+        views.append({
+            "action": ActionId(button["action_id"]).action.value,
+            "label": button["text"]["text"],
+            "style": button.get("style", "default"),
+            "confirm": None if confirm is None else {
+                key: confirm[key]["text"] for key in ("title", "text", "confirm", "deny")},
+        })
+    return views
+
+
+def audit_view(entry: AuditEntry, flows: dict[str, str]) -> View:
+    """``flows`` maps anomaly ids to their card titles, for a readable audit line."""
+    return {
+        "id": entry.id,
+        "at": _iso(entry.at),
+        "anomaly_id": entry.anomaly_id,
+        "short_id": entry.anomaly_id[:8],
+        "flow": flows.get(entry.anomaly_id, ""),
+        "actor": entry.actor,
+        "action": entry.action,
+        "result": entry.result,
+        "detail": entry.detail,
+    }
+
+
+def parse_action(value: str) -> Action | None:
+    try:
+        return Action(value)
+    except ValueError:
+        return None
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat(timespec="seconds") if moment else None
