@@ -26,8 +26,8 @@ from chatbot.intents.sink import IntentsSink
 from chatbot.intents.wiring import intents_sink
 from chatbot.metrics import Metrics
 from chatbot.pipeline.wiring import KafkaPipeline, kafka_pipeline
-from chatbot.slack.client import bolt_app, group_lookup, web_client
 from chatbot.slack.blocks import apply_failure
+from chatbot.slack.client import bolt_app, group_lookup, web_client
 from chatbot.slack.outbox import SlackOutbox
 from chatbot.store.db import make_engine, make_sessions
 from chatbot.store.migrate import upgrade

@@ -29,7 +29,7 @@ from testbench.process import (
 COMPONENT = "postgres"
 SUPERUSER = "postgres"
 USER = "chatbot"
-PASSWORD = "chatbot"  # noqa: S105 - a throwaway cluster that listens on loopback only
+PASSWORD = "chatbot"
 DATABASE = "chatbot"
 DATABASE_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 # Throughput over durability: the cluster is thrown away after the run.

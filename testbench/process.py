@@ -99,10 +99,8 @@ class Server:
         """SIGTERM the process group; SIGKILL it if the leader outlives ``grace``."""
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGTERM)
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             self.process.wait(timeout=grace)  # reaps it, so no zombie keeps the group alive
-        except subprocess.TimeoutExpired:
-            pass
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait(timeout=5)

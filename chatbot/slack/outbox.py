@@ -123,7 +123,7 @@ class SlackOutbox:
                 await self._defer(anomaly_id, delay)
                 if error.response.status_code == 429:
                     return  # the rest of this channel waits for the next pass
-            except (OSError, TimeoutError, asyncio.TimeoutError) as error:
+            except (OSError, TimeoutError) as error:
                 self.healthy = False
                 log.warning("slack unreachable: %s", error)
                 await self._defer(anomaly_id, 5.0)

@@ -17,7 +17,7 @@ import aiohttp
 from testbench.slack.workspace import APP_ID, TEAM_DOMAIN, TEAM_ID
 
 FORM = "application/x-www-form-urlencoded"
-VERIFICATION_TOKEN = "bench-verification-token"  # noqa: S105 - deprecated by Slack, still sent
+VERIFICATION_TOKEN = "bench-verification-token"
 
 
 def sign(secret: str, body: bytes, timestamp: int) -> dict[str, str]:
