@@ -65,14 +65,23 @@ async def _dispatch(args: argparse.Namespace) -> int:
             await engine.dispose()
         return 0
     if args.command == "produce":
-        from chatbot.cli_produce import produce_command
-        return await produce_command(settings.kafka, files=args.files, topic=args.topic,
-                                     samples=args.samples)
+        from importlib import resources
+
+        from chatbot.cli_produce import produce
+        if not settings.kafka.bootstrap:
+            raise ConfigError("CHATBOT_KAFKA_BOOTSTRAP is required for produce")
+        sources: list[str | Path] = list(args.files) or ["-"]
+        if args.samples:
+            sources = [Path(str(resources.files("chatbot").joinpath("samples/flows.jsonl")))]
+        await produce(settings.kafka.bootstrap, args.topic or settings.kafka.topic, sources,
+                      kafka=settings.kafka)
+        return 0
     stop = _stop_on_signals()
     if args.command == "demo":
         from chatbot.demo import run_demo
-        return await run_demo(workdir=args.workdir, port=args.port, stop=stop,
-                              exit_after_replay=args.exit_after_replay)
+        code: int = await run_demo(workdir=args.workdir, port=args.port, stop=stop,
+                                   exit_after_replay=args.exit_after_replay)
+        return code
     from chatbot import logs
     from chatbot.service import build_service, run_service
     logs.configure(settings.log_level)

@@ -92,10 +92,12 @@ async def open_demo(workdir: Path, *, clock: Clock | None = None) -> AsyncIterat
         review_app = make_review_app(sessions=sessions, decider=decider,
                                      intents_dir=intents_dir, user_id=DEMO_USER,
                                      read_only=False)
-        yield Demo(engine=engine, sessions=sessions, rules=rules, clock=clock,
-                   database=database, intents_dir=intents_dir, applier=applier,
-                   decider=decider, review_app=review_app)
-        await sink.close()
+        try:
+            yield Demo(engine=engine, sessions=sessions, rules=rules, clock=clock,
+                       database=database, intents_dir=intents_dir, applier=applier,
+                       decider=decider, review_app=review_app)
+        finally:
+            await sink.close()
     finally:
         await engine.dispose()
 

@@ -171,16 +171,16 @@ async def test_a_refused_cluster_write_shows_in_the_thread_and_is_retried(
     await eventually(explained, what="the failure shown in the thread and on the card")
 
     rbac = client.RbacAuthorizationV1Api(bot.kube)
-    await rbac.create_namespaced_role(kube_namespace, {
-        "metadata": {"name": "intents-writer"},
-        "rules": [{"apiGroups": ["k8s.otterize.com"], "resources": ["clientintents"],
-                   "verbs": ["get", "list", "create", "update", "patch"]}]})
-    await rbac.create_namespaced_role_binding(kube_namespace, {
-        "metadata": {"name": "intents-writer"},
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
-                    "name": "intents-writer"},
-        "subjects": [{"kind": "User", "name": "flow-bot-powerless",
-                      "apiGroup": "rbac.authorization.k8s.io"}]})
+    await rbac.create_namespaced_role(kube_namespace, client.V1Role(
+        metadata=client.V1ObjectMeta(name="intents-writer"),
+        rules=[client.V1PolicyRule(api_groups=["k8s.otterize.com"], resources=["clientintents"],
+                                   verbs=["get", "list", "create", "update", "patch"])]))
+    await rbac.create_namespaced_role_binding(kube_namespace, client.V1RoleBinding(
+        metadata=client.V1ObjectMeta(name="intents-writer"),
+        role_ref=client.V1RoleRef(api_group="rbac.authorization.k8s.io", kind="Role",
+                                  name="intents-writer"),
+        subjects=[client.RbacV1Subject(kind="User", name="flow-bot-powerless",
+                                       api_group="rbac.authorization.k8s.io")]))
     await bot.state_is(anomaly.id, "applied", within=30)
     assert len(await bot.client_intents(kube_namespace)) == 1
 
