@@ -5,11 +5,9 @@ kubeconfig files: the admin's, a certificate user's or a ServiceAccount's."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
 import shutil
-import subprocess
 import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -95,8 +93,8 @@ class KubeCluster:
         """Stop the apiserver, then etcd (the apiserver needs etcd to shut down cleanly).
         Logs, PKI and kubeconfigs stay for a post-mortem; etcd's data goes, because its
         write-ahead log preallocates 64 MB per run."""
-        _stop_server(self.apiserver)
-        _stop_server(self.etcd)
+        self.apiserver.stop(grace=STOP_GRACE)
+        self.etcd.stop(grace=STOP_GRACE)
         shutil.rmtree(self.workdir / ETCD_DATA, ignore_errors=True)
 
     def describe(self) -> str:
@@ -121,7 +119,7 @@ def start(binaries: KubeBinaries | None = None) -> KubeCluster:
     try:
         apiserver, server = _start_apiserver(binaries.kube_apiserver, workdir, pki, etcd_url)
     except BaseException:
-        _stop_server(etcd)
+        etcd.stop(grace=STOP_GRACE)
         raise
     admin_kubeconfig = write_certificate_kubeconfig(
         workdir / "kubeconfigs" / "admin.yaml",
@@ -206,16 +204,6 @@ def _start_apiserver(
     api = AdminApi(server, pki)
     wait_until(apiserver, api.ready, what="ready with RBAC bootstrapped", timeout=START_TIMEOUT)
     return apiserver, server
-
-
-def _stop_server(server: Server) -> None:
-    # Server.stop alone waits out its whole grace period: it polls the process group, in which
-    # an exited but unreaped child still counts. Reaping it here first makes stopping prompt.
-    if server.alive():
-        server.process.terminate()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            server.process.wait(timeout=STOP_GRACE)
-    server.stop()
 
 
 def _file_safe(name: str) -> str:

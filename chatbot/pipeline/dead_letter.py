@@ -72,8 +72,10 @@ class DeadLetters:
                 raise result
 
     async def _enqueue(self, record: KafkaRecord, reason: str, at: bytes) -> Awaitable[object]:
+        # aiokafka refuses a record with neither key nor value; an empty value keeps it.
+        value = b"" if record.value is None and record.key is None else record.value
         try:
-            return await self._producer.send(self._topic, record.value, record.key,
+            return await self._producer.send(self._topic, value, record.key,
                                              headers=dead_letter_headers(record, reason, at))
         except MessageSizeTooLargeError:
             return self._send_truncated(record, reason, at)

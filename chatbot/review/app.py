@@ -28,7 +28,7 @@ from chatbot.store.audit import entries
 from chatbot.store.models import Anomaly
 
 STATIC = Path(__file__).with_name("static")
-ASSETS = {"review.js": "text/javascript", "review.css": "text/css"}
+ASSETS = {"review.js": "text/javascript", "review.css": "text/css", "favicon.svg": "image/svg+xml"}
 LIST_LIMIT = 500
 AUDIT_LIMIT = 200
 MAX_FILE_CHARS = 64 * 1024
