@@ -51,7 +51,8 @@ def is_label_value(value: str) -> bool:
 
 
 def is_domain(value: str) -> bool:
-    return len(value) <= 253 and DOMAIN.fullmatch(value) is not None
+    """DNS names are case-insensitive; the parser stores them lower-cased."""
+    return len(value) <= 253 and DOMAIN.fullmatch(value.lower()) is not None
 
 
 def is_ip(value: str) -> bool:

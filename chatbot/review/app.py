@@ -66,8 +66,8 @@ def make_review_app(
     async def anomalies(_request: web.Request) -> web.Response:
         async with sessions() as session:
             rows = (await session.execute(_listing())).scalars().all()
-            counts = dict((await session.execute(
-                select(Anomaly.state, func.count()).group_by(Anomaly.state))).tuples().all())
+            counts = {state: count for state, count in await session.execute(
+                select(Anomaly.state, func.count()).group_by(Anomaly.state))}
         cards = [card_from_row(row) for row in rows]
         texts = await _intents_files(cards, files)
         return web.json_response({

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from chatbot.card import Card, target_details, target_label
-from chatbot.lifecycle import OPEN_STATES, Action
+from chatbot.lifecycle import OPEN_STATES, Action, NotAllowed, transition
 from chatbot.slack.blocks import decision_buttons, intent_yaml
 from chatbot.slack.ids import ActionId
 from chatbot.store.models import AuditEntry
@@ -35,6 +35,7 @@ def card_view(card: Card, *, intents_file: View | None = None) -> View:
         "severity": card.severity.value,
         "state": card.state.value,
         "open": card.state in OPEN_STATES,
+        "allowed_actions": [action.value for action in Action if _allowed(card, action)],
         "count": card.event_count,
         "first_seen": _iso(card.first_seen),
         "last_seen": _iso(card.last_seen),
@@ -86,6 +87,14 @@ def parse_action(value: str) -> Action | None:
         return Action(value)
     except ValueError:
         return None
+
+
+def _allowed(card: Card, action: Action) -> bool:
+    try:
+        transition(card.state, action)
+    except NotAllowed:
+        return False
+    return True
 
 
 def _iso(moment: datetime | None) -> str | None:

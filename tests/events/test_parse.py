@@ -70,8 +70,6 @@ def test_an_internet_event_needs_a_domain_or_an_ip(target: Doc, expected: Intern
     assert event.target == expected
 
 
-@pytest.mark.xfail(strict=True, reason="parse.py validates the domain before lowercasing it, "
-                   "so the .lower() never runs; DNS names are case-insensitive")
 def test_an_upper_case_domain_is_accepted_and_stored_lower_case() -> None:
     event = parse_event(encoded(edited(internet_event(), "target.domain", "API.Stripe.com")))
 

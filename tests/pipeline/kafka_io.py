@@ -42,13 +42,13 @@ class Received:
     headers: dict[str, bytes]
 
 
-async def read_topic(bootstrap: str, topic: str, count: int, timeout: float = 30) -> list[Received]:
+async def read_topic(bootstrap: str, topic: str, count: int) -> list[Received]:
     consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
                                 enable_auto_commit=False)
     await consumer.start()
     received: list[Received] = []
     try:
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(30):
             while len(received) < count:
                 batches = await consumer.getmany(timeout_ms=200)
                 received.extend(
@@ -74,10 +74,10 @@ async def offsets(bootstrap: str, group: str, topic: str, *, partitions: int = 1
         await consumer.stop()
 
 
-async def eventually(check: Callable[[], object], *, timeout: float = 30,
+async def eventually(check: Callable[[], object], *, within: float = 30,
                      what: str = "condition") -> None:
     """Wait until `check()` (sync or async) returns something true."""
-    deadline = asyncio.get_running_loop().time() + timeout
+    deadline = asyncio.get_running_loop().time() + within
     while True:
         result = check()
         if asyncio.iscoroutine(result):
@@ -85,5 +85,5 @@ async def eventually(check: Callable[[], object], *, timeout: float = 30,
         if result:
             return
         if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+            raise AssertionError(f"timed out after {within}s waiting for {what}")
         await asyncio.sleep(0.05)

@@ -5,8 +5,8 @@ same lines changes nothing."""
 from __future__ import annotations
 
 from chatbot.clock import ManualClock
-from chatbot.store.ingest import IngestResult
 from chatbot.pipeline.sources import LineTotals, ingest_lines
+from chatbot.store.ingest import IngestResult
 from tests.events.samples import edited, encoded, kubernetes_event
 from tests.pipeline.harness import RULES, Store
 

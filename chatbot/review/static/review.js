@@ -98,7 +98,8 @@ function buttons(card) {
         el("button", { type: "button", class: "btn", "data-cancel": "true",
           onclick: () => { view.confirming.delete(key); redraw(card.id); } }, c.deny)));
   }
-  return el("div", { class: "buttons" }, ...view.actions.map((a) =>
+  const allowed = view.actions.filter((a) => card.allowed_actions.includes(a.action));
+  return el("div", { class: "buttons" }, ...allowed.map((a) =>
     el("button", { type: "button", class: `btn ${a.style}`, disabled: busy, "data-action": a.action,
       onclick: () => {
         if (a.confirm) { view.confirming.add(`${card.id}:${a.action}`); redraw(card.id); }

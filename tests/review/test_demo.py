@@ -1,0 +1,89 @@
+"""Stories of ``chatbot demo`` as a newcomer runs it: the console script replays the bundled
+samples into SQLite, serves the page until Ctrl-C, and can be run again on the same folder."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import sqlite3
+import time
+from pathlib import Path
+
+import aiohttp
+
+from chatbot.demo import SAMPLES
+from chatbot.events.parse import parse_event
+from tests.review.demo_process import demo_command, free_port, running_demo
+
+
+async def run(command: list[str]) -> tuple[int, str]:
+    process = await asyncio.create_subprocess_exec(
+        *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    async with asyncio.timeout(120):
+        output, _ = await process.communicate()
+    assert process.returncode is not None
+    return process.returncode, output.decode()
+
+
+def stored_anomalies(workdir: Path) -> list[tuple[str, str]]:
+    with sqlite3.connect(workdir / "chatbot.db") as database:
+        return database.execute("SELECT client_name, state FROM anomalies").fetchall()
+
+
+def test_the_samples_are_clean_schema_v1_lines_with_repeats() -> None:
+    events = [parse_event(line) for line in SAMPLES.read_bytes().splitlines()]
+
+    assert 40 <= len(events) <= 80
+    assert len({event.event_id for event in events}) < len(events)  # redeliveries included
+    namespaces = {event.client.namespace for event in events}
+    assert "rps" in namespaces
+    assert any(getattr(event.target, "namespace", "").startswith("pci-") for event in events)
+    assert any(event.severity == "critical" for event in events)
+
+
+async def test_replaying_the_samples_stores_the_anomalies_and_a_rerun_is_a_no_op(
+        tmp_path: Path) -> None:
+    workdir = tmp_path / "demo"
+    port = free_port()
+
+    code, output = await run(demo_command(workdir, port, "--exit-after-replay"))
+
+    assert code == 0, output
+    assert "replaying 56 sample events… 56/56, 23 anomalies (23 new" in output
+    assert f"review page:   http://127.0.0.1:{port}/" in output
+    assert f"{workdir.resolve() / 'intents'}/<workload>.<namespace>.yaml" in output
+    assert len(stored_anomalies(workdir)) == 23
+    assert {state for _, state in stored_anomalies(workdir)} == {"pending"}
+
+    code, output = await run(demo_command(workdir, port, "--exit-after-replay"))
+
+    assert code == 0, output
+    assert "56/56, 23 anomalies (0 new; 56 already-seen event ids ignored)" in output
+    assert len(stored_anomalies(workdir)) == 23
+
+
+async def test_the_demo_serves_its_page_until_ctrl_c_and_then_exits_cleanly(
+        tmp_path: Path) -> None:
+    started = time.monotonic()
+    async with running_demo(tmp_path / "demo", free_port()) as demo:
+        async with aiohttp.ClientSession() as http:
+            async with http.get(demo.url + "api/anomalies") as response:
+                listed = await response.json()
+        ready = time.monotonic() - started
+        assert listed["total"] == 23
+        assert ready < 30, f"the page took {ready:.1f}s to list the anomalies"
+
+        assert await demo.interrupt() == 0, "\n".join(demo.output)
+    assert any(line.startswith("demo stopped") for line in demo.output), demo.output
+
+
+async def test_a_taken_port_is_reported_instead_of_a_traceback(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        code, output = await run(demo_command(tmp_path / "demo", taken.getsockname()[1],
+                                              "--exit-after-replay"))
+
+    assert code == 1
+    assert "pick another with --port" in output
+    assert "Traceback" not in output
