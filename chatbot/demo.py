@@ -75,9 +75,9 @@ class Demo:
 @asynccontextmanager
 async def open_demo(workdir: Path, *, clock: Clock | None = None) -> AsyncIterator[Demo]:
     """Build every part of the demo over ``workdir`` (created if missing); close on exit."""
-    workdir.mkdir(parents=True, exist_ok=True)
-    database = workdir.resolve() / "chatbot.db"
-    intents_dir = workdir.resolve() / "intents"
+    await asyncio.to_thread(workdir.mkdir, parents=True, exist_ok=True)
+    root = await asyncio.to_thread(workdir.resolve)
+    database, intents_dir = root / "chatbot.db", root / "intents"
     clock = clock or SystemClock()
     rules = demo_rules()
     engine = make_engine(f"sqlite+aiosqlite:///{database}")

@@ -12,7 +12,7 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 
 from aiohttp import web
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from chatbot.applier import Applier
@@ -24,6 +24,7 @@ from chatbot.config.settings import Settings
 from chatbot.decisions import Decider
 from chatbot.intents.sink import IntentsSink
 from chatbot.intents.wiring import intents_sink
+from chatbot.lifecycle import State
 from chatbot.metrics import Metrics
 from chatbot.pipeline.wiring import KafkaPipeline, kafka_pipeline
 from chatbot.slack.blocks import apply_failure
@@ -31,7 +32,8 @@ from chatbot.slack.client import bolt_app, group_lookup, web_client
 from chatbot.slack.outbox import SlackOutbox
 from chatbot.store.db import make_engine, make_sessions
 from chatbot.store.migrate import upgrade
-from chatbot.web.server import Probe, make_web_app
+from chatbot.store.models import Anomaly
+from chatbot.web.server import Probe, Refresh, make_web_app
 from handlers import actions
 
 log = logging.getLogger(__name__)
@@ -102,7 +104,8 @@ async def build_service(settings: Settings, *, clock: Clock | None = None,
     if pipeline is not None:
         probes["kafka"] = _flag(lambda: pipeline.consumer.healthy)
     probes["cluster"] = cluster_ready
-    web_app = make_web_app(bolt=bolt, metrics=metrics, probes=probes)
+    web_app = make_web_app(bolt=bolt, metrics=metrics, probes=probes,
+                           before_metrics=state_gauge(sessions, metrics))
     return Service(settings=settings, rules=rules, clock=clock, metrics=metrics, engine=engine,
                    sessions=sessions, decider=decider, applier=applier, outbox=outbox,
                    sink=sink, web_app=web_app, pipeline=pipeline,
@@ -130,6 +133,20 @@ async def run_service(service: Service, stop: asyncio.Event) -> None:
             await asyncio.gather(*tasks, return_exceptions=True)
             for close in service.closers:
                 await close()
+
+
+def state_gauge(sessions: async_sessionmaker[AsyncSession], metrics: Metrics) -> Refresh:
+    """Counts anomalies by state when /metrics is scraped (one GROUP BY, no background loop)."""
+
+    async def refresh() -> None:
+        async with sessions() as session:
+            rows = await session.execute(
+                select(Anomaly.state, func.count()).group_by(Anomaly.state))
+            counts: dict[str, int] = {state: count for state, count in rows}
+        for state in State:
+            metrics.anomalies.labels(state.value).set(counts.get(state.value, 0))
+
+    return refresh
 
 
 def _flag(read: Callable[[], bool]) -> Probe:

@@ -14,7 +14,7 @@ from collections.abc import Collection, Iterable
 from pathlib import Path
 
 from aiohttp import web
-from sqlalchemy import Select, case, func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from chatbot.card import Card, card_from_row
@@ -23,15 +23,24 @@ from chatbot.events.model import Severity
 from chatbot.intents.directory import DirectorySink
 from chatbot.lifecycle import State
 from chatbot.review.guard import CSRF_HEADER, guard
-from chatbot.review.views import View, action_views, audit_view, card_view, parse_action
+from chatbot.review.views import (
+    View,
+    action_views,
+    audit_view,
+    card_view,
+    flow_label,
+    parse_action,
+)
 from chatbot.store.audit import entries
 from chatbot.store.models import Anomaly
 
 STATIC = Path(__file__).with_name("static")
-ASSETS = {"review.js": "text/javascript", "review.css": "text/css", "favicon.svg": "image/svg+xml"}
+ASSETS = {"review.js": "text/javascript", "review.css": "text/css",
+          "favicon.svg": "image/svg+xml"}
 LIST_LIMIT = 500
 AUDIT_LIMIT = 200
 MAX_FILE_CHARS = 64 * 1024
+_SEVERITY_ORDER = case({s.value: -s.rank for s in Severity}, value=Anomaly.severity, else_=0)
 STATUS = {Verdict.DECIDED: 200, Verdict.STALE: 409, Verdict.REFUSED: 403, Verdict.UNKNOWN: 404}
 
 
@@ -57,15 +66,20 @@ def make_review_app(
     async def index(_request: web.Request) -> web.Response:
         return web.Response(text=page, content_type="text/html")
 
+    assets = {name: (STATIC / name).read_bytes() for name in ASSETS}
+
     async def asset(request: web.Request) -> web.Response:
         name = request.match_info["name"]
-        if name not in ASSETS:
+        if name not in assets:
             raise web.HTTPNotFound()
-        return web.Response(body=(STATIC / name).read_bytes(), content_type=ASSETS[name])
+        return web.Response(body=assets[name], content_type=ASSETS[name])
 
     async def anomalies(_request: web.Request) -> web.Response:
         async with sessions() as session:
-            rows = (await session.execute(_listing())).scalars().all()
+            # Most severe first, then in order of appearance: a card never moves when decided.
+            rows = (await session.execute(
+                select(Anomaly).order_by(_SEVERITY_ORDER, Anomaly.first_seen, Anomaly.id)
+                .limit(LIST_LIMIT))).scalars().all()
             counts = {state: count for state, count in await session.execute(
                 select(Anomaly.state, func.count()).group_by(Anomaly.state))}
         cards = [card_from_row(row) for row in rows]
@@ -86,7 +100,7 @@ def make_review_app(
             ids = {entry.anomaly_id for entry in found}
             rows = (await session.execute(
                 select(Anomaly).where(Anomaly.id.in_(ids)))).scalars().all()
-        flows = {row.id: card_view(card_from_row(row))["title"] for row in rows}
+        flows = {row.id: flow_label(card_from_row(row)) for row in rows}
         return web.json_response({"entries": [audit_view(entry, flows) for entry in found]})
 
     async def decide(request: web.Request) -> web.Response:
@@ -110,12 +124,6 @@ def make_review_app(
     app.router.add_get("/api/audit", audit)
     app.router.add_post("/api/anomalies/{anomaly_id}/{action}", decide)
     return app
-
-
-def _listing() -> Select[tuple[Anomaly]]:
-    """Most severe first, then in the order they appeared: a card never jumps when decided."""
-    rank = case({s.value: -s.rank for s in Severity}, value=Anomaly.severity, else_=0)
-    return (select(Anomaly).order_by(rank, Anomaly.first_seen, Anomaly.id).limit(LIST_LIMIT))
 
 
 async def _intents_files(cards: Iterable[Card], files: DirectorySink | None) -> dict[str, View]:

@@ -23,7 +23,7 @@ def card_view(card: Card, *, intents_file: View | None = None) -> View:
     return {
         "id": card.anomaly_id,
         "short_id": card.short_id,
-        "title": f"{card.client.name} → {target_label(card.target)}",
+        "title": card_title(card),
         "cluster": card.cluster,
         "client": {"name": card.client.name, "namespace": card.client.namespace,
                    "kind": card.client.kind},
@@ -52,6 +52,17 @@ def card_view(card: Card, *, intents_file: View | None = None) -> View:
     }
 
 
+def card_title(card: Card) -> str:
+    """The Slack header's words (without its severity emoji)."""
+    return f"{card.client.name} → {target_label(card.target)}"
+
+
+def flow_label(card: Card) -> str:
+    """The title plus the HTTP call, if any: several calls to one service share a title."""
+    http = target_details(card.target).get("HTTP")
+    return f"{card_title(card)} {http}" if http else card_title(card)
+
+
 def action_views() -> list[View]:
     """The decision buttons of the Slack card (labels, styles, Block's confirmation)."""
     views: list[View] = []
@@ -68,7 +79,7 @@ def action_views() -> list[View]:
 
 
 def audit_view(entry: AuditEntry, flows: dict[str, str]) -> View:
-    """``flows`` maps anomaly ids to their card titles, for a readable audit line."""
+    """``flows`` maps anomaly ids to their :func:`flow_label`, for a readable audit line."""
     return {
         "id": entry.id,
         "at": _iso(entry.at),

@@ -20,11 +20,13 @@ from chatbot.metrics import Metrics
 log = logging.getLogger(__name__)
 
 Probe = Callable[[], Awaitable[bool]]
+Refresh = Callable[[], Awaitable[None]]
 PROBE_TIMEOUT = 3.0
 
 
 def make_web_app(
-    *, bolt: AsyncApp | None, metrics: Metrics, probes: Mapping[str, Probe]
+    *, bolt: AsyncApp | None, metrics: Metrics, probes: Mapping[str, Probe],
+    before_metrics: Refresh | None = None,
 ) -> web.Application:
     app = web.Application(client_max_size=1024 * 1024)
 
@@ -44,6 +46,11 @@ def make_web_app(
                                  status=200 if ready else 503)
 
     async def metrics_page(_request: web.Request) -> web.Response:
+        if before_metrics is not None:
+            try:
+                await asyncio.wait_for(before_metrics(), PROBE_TIMEOUT)
+            except Exception as error:  # still serve the counters we have
+                log.warning("refreshing metrics failed: %s", error)
         return web.Response(body=metrics.render(),
                             headers={"Content-Type": metrics.content_type})
 

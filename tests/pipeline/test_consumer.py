@@ -5,6 +5,7 @@ rebalances."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import pytest
@@ -228,3 +229,22 @@ async def _all_committed(broker: KafkaBroker, group: str, topic: str,
                          partitions: int = 1) -> bool:
     committed, ends = await offsets(broker.bootstrap, group, topic, partitions=partitions)
     return committed == ends
+
+
+async def test_a_broker_crash_mid_stream_loses_and_doubles_nothing(
+    kafka_broker: KafkaBroker, new_topic: TopicFactory, store: Store
+) -> None:
+    topic, dlq = await new_topic(), await new_topic()
+    async with running_pipeline(bootstrap=kafka_broker.bootstrap, topic=topic, dlq_topic=dlq,
+                                store=store, max_records=20) as pipeline:
+        await produce(kafka_broker.bootstrap, topic, sightings(60))
+        await eventually(lambda: _all_committed(kafka_broker, pipeline.group, topic),
+                         what="the first 60 committed")
+
+        await asyncio.to_thread(kafka_broker.restart, crash=True)
+        await produce(kafka_broker.bootstrap, topic, [*sightings(60, first=60), Outgoing(b"{")])
+        await eventually(lambda: _all_committed(kafka_broker, pipeline.group, topic),
+                         within=90, what="everything committed after the restart")
+
+    assert list((await store.event_counts()).values()) == [120]
+    assert len(await read_topic(kafka_broker.bootstrap, dlq, 1)) == 1

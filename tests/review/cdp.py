@@ -71,15 +71,16 @@ class Page:
             raise AssertionError(f"JavaScript failed: {reply['exceptionDetails']}")
         return reply["result"].get("value")
 
-    async def wait_for(self, expression: str, *, timeout: float = 15.0) -> Any:
+    async def wait_for(self, expression: str, *, seconds: float = 15.0) -> Any:
         """Poll until ``expression`` is truthy; its last value is in the failure message."""
         value: Any = None
         try:
-            async with asyncio.timeout(timeout):
-                while not (value := await self.evaluate(expression)):
+            async with asyncio.timeout(seconds):
+                # The page cannot signal us, so polling is the only way to wait on it.
+                while not (value := await self.evaluate(expression)):  # noqa: ASYNC110
                     await asyncio.sleep(0.1)
         except TimeoutError:
-            raise AssertionError(f"waited {timeout}s for {expression!r}; got {value!r}") from None
+            raise AssertionError(f"waited {seconds}s for {expression!r}; got {value!r}") from None
         return value
 
     async def click(self, selector: str) -> None:
@@ -104,8 +105,7 @@ class Page:
             params |= {"captureBeyondViewport": True, "clip": {
                 "x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1}}
         data = (await self.send("Page.captureScreenshot", **params))["data"]
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(base64.b64decode(data))
+        await asyncio.to_thread(_write, path, base64.b64decode(data))
 
     async def close(self) -> None:
         self._reader.cancel()
@@ -139,8 +139,8 @@ class Page:
 @asynccontextmanager
 async def headless_chromium(profile: Path, *, width: int = 1400,
                             height: int = 1000) -> AsyncIterator[Page]:
-    profile.mkdir(parents=True, exist_ok=True)
-    log = (profile / "chromium.log").open("wb")
+    await asyncio.to_thread(profile.mkdir, parents=True, exist_ok=True)
+    log = await asyncio.to_thread((profile / "chromium.log").open, "wb")
     process = await asyncio.create_subprocess_exec(
         find_chromium(), *FLAGS, f"--user-data-dir={profile}", f"--window-size={width},{height}",
         "about:blank", stdout=log, stderr=log, start_new_session=True)
@@ -186,3 +186,8 @@ async def _reap(process: asyncio.subprocess.Process) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)  # the group we started, nothing else
         await process.wait()
+
+
+def _write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)

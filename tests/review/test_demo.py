@@ -66,9 +66,8 @@ async def test_the_demo_serves_its_page_until_ctrl_c_and_then_exits_cleanly(
         tmp_path: Path) -> None:
     started = time.monotonic()
     async with running_demo(tmp_path / "demo", free_port()) as demo:
-        async with aiohttp.ClientSession() as http:
-            async with http.get(demo.url + "api/anomalies") as response:
-                listed = await response.json()
+        async with aiohttp.ClientSession() as http, http.get(demo.url + "api/anomalies") as got:
+            listed = await got.json()
         ready = time.monotonic() - started
         assert listed["total"] == 23
         assert ready < 30, f"the page took {ready:.1f}s to list the anomalies"

@@ -24,7 +24,8 @@ async def listing(client: ReviewClient) -> View:
 
 
 def find(body: View, title: str, http: str | None = None) -> View:
-    for card in body["anomalies"]:
+    cards: list[View] = body["anomalies"]
+    for card in cards:
         if card["title"] == title and (http is None or ["HTTP", http] in card["facts"]):
             return card
     raise AssertionError(f"no card {title} {http or ''}")

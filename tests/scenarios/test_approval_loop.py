@@ -201,3 +201,4 @@ async def test_health_readiness_and_metrics_are_served(bot: Bot, kube_namespace:
             metrics = await response.text()
     assert "events_consumed_total 1.0" in metrics
     assert 'slack_calls_total{method="chat.postMessage",outcome="ok"} 1.0' in metrics
+    assert 'anomalies{state="pending"} 1.0' in metrics

@@ -9,7 +9,10 @@ const CSRF_TOKEN = meta("csrf-token");
 const USER = meta("review-user");
 const READ_ONLY = meta("read-only") === "true";
 
-const view = { tab: "all", actions: [], cards: new Map(), confirming: new Set(), busy: new Set() };
+const view = {
+  tab: "all", actions: [], cards: new Map(), confirming: new Set(), busy: new Set(),
+  noticeTimer: 0,
+};
 
 function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -166,7 +169,9 @@ function applyTab() {
 }
 
 function renderAudit(data) {
-  const rows = data.entries.map((e) => el("tr", { class: `result-${e.result}` },
+  const detections = document.getElementById("with-detections").checked;
+  const shown = data.entries.filter((e) => detections || e.action !== "detected");
+  const rows = shown.map((e) => el("tr", { class: `result-${e.result}` },
     el("td", {}, when(e.at)), el("td", {}, e.actor), el("td", {}, e.action),
     el("td", {}, e.result),
     el("td", {}, el("code", {}, e.short_id), " ", e.flow),
@@ -179,6 +184,8 @@ function notice(text, kind) {
   box.textContent = people(text).replaceAll("`", "");
   box.className = `notice ${kind}`;
   box.hidden = false;
+  clearTimeout(view.noticeTimer);
+  view.noticeTimer = setTimeout(() => { box.hidden = true; }, 8000);
 }
 
 async function decide(id, action) {
@@ -188,7 +195,9 @@ async function decide(id, action) {
     const response = await fetch(`/api/anomalies/${encodeURIComponent(id)}/${action}`, {
       method: "POST", headers: { [CSRF_HEADER]: CSRF_TOKEN }, credentials: "same-origin" });
     const body = await response.json();
-    notice(body.message || body.error || response.statusText, response.ok ? "ok" : "refused");
+    const decided = body.verdict === "decided" && body.anomaly;
+    const text = decided ? `${body.anomaly.title}: ${stateLabel(body.anomaly.state)}` : body.message;
+    notice(text || body.error || response.statusText, response.ok ? "ok" : "refused");
   } catch (error) {
     notice(`Could not reach the service: ${error}`, "refused");
   } finally {
@@ -234,5 +243,6 @@ document.addEventListener("DOMContentLoaded", () => {
       refresh();
     });
   }
+  document.getElementById("with-detections").addEventListener("change", refresh);
   poll();
 });
