@@ -36,7 +36,7 @@ def card(**changes: Any) -> Card:
 
 
 def texts(message: dict[str, Any]) -> str:
-    return json.dumps(message["blocks"]) + message["text"]
+    return json.dumps(message["blocks"]) + str(message["text"])
 
 
 def action_ids(message: dict[str, Any]) -> list[str]:
