@@ -14,7 +14,7 @@ import contextlib
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Literal, Protocol
 
 from aiokafka import ConsumerRebalanceListener
 from aiokafka.errors import KafkaError
@@ -40,6 +40,7 @@ class Partition(Protocol):
 
 
 Batch = Mapping[Partition, Sequence[KafkaRecord]]
+Stage = Literal["fetch", "store"]
 
 
 class KafkaConsumer(Protocol):
@@ -96,6 +97,7 @@ class FlowConsumer:
         self._stopped = asyncio.Event()
         self._running = False
         self._failures = 0
+        self._failing: Stage | None = None
         self._last_error: str | None = None
 
     @property
@@ -130,26 +132,34 @@ class FlowConsumer:
             batch = await self._consumer.getmany(timeout_ms=self._poll_timeout_ms,
                                                  max_records=self._max_records)
         except KafkaError as exc:
-            await self._failed(exc, "fetching from Kafka failed")
+            await self._failed(exc, "fetching from Kafka failed", stage="fetch")
             return
-        if batch and await self._process(batch):
-            self._failures = 0
-            self._last_error = None
+        if batch:
+            if await self._process(batch):
+                self._recovered()
+        elif self._failing == "fetch":
+            self._recovered()
 
     async def _process(self, batch: Batch) -> bool:
         started = self._clock.monotonic()
         events, bad = split(record for records in batch.values() for record in records)
+        failure: Exception | None = None
         async with self._batch_lock:
             try:
                 result = await self._store(events)
                 await self._dead_letters.send(bad)
             except Exception as exc:  # any failure to store: rewind and retry, keep consuming
                 self._rewind(batch)
-                self._metrics.store_failures.inc()
-                await self._failed(exc, "storing a batch failed; it will be fetched again")
-                return False
-            self._count(result, bad)
-            await self._commit(batch)
+                failure = exc
+            else:
+                self._count(result, bad)
+                await self._commit(batch)
+        if failure is not None:
+            # Back off outside the lock, so a rebalance need not wait for the retry.
+            self._metrics.store_failures.inc()
+            await self._failed(failure, "storing a batch failed; it will be fetched again",
+                               stage="store")
+            return False
         self._metrics.batch_seconds.observe(self._clock.monotonic() - started)
         if result.events:
             self._notify(result)
@@ -194,14 +204,22 @@ class FlowConsumer:
             if records and tp in assigned:
                 self._consumer.seek(tp, records[0].offset)
 
-    async def _failed(self, exc: Exception, what: str) -> None:
+    async def _failed(self, exc: Exception, what: str, *, stage: Stage) -> None:
         self._failures += 1
+        self._failing = stage
         self._last_error = _describe(exc)
         delay = self._backoff.delay(self._failures)
         self._log.warning("%s (attempt %d, retry in %.1fs): %s", what, self._failures, delay,
                           self._last_error, exc_info=self._failures == 1)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stopping.wait(), delay)
+
+    def _recovered(self) -> None:
+        if self._failing is not None:
+            self._log.info("recovered after %d failed attempts", self._failures)
+        self._failures = 0
+        self._failing = None
+        self._last_error = None
 
     def _notify(self, result: IngestResult) -> None:
         try:

@@ -86,7 +86,9 @@ async def test_a_reviewer_approves_blocks_and_escalates_in_a_real_browser(
                             ".some(row => row.textContent.includes('escalate'))")
         await page.screenshot(ARTIFACTS / "review-audit.png", full_page=False)
         await page.click('#tabs button[data-tab="all"]')
-        await page.evaluate("window.scrollTo(0, 0)")
+        await page.click(f"{card(approve)} details.file summary")
+        assert "kind: ClientIntents" in await text_of(page, f"{card(approve)} details.file pre")
+        await page.evaluate("document.getElementById('notice').hidden = true; scrollTo(0, 0)")
         await page.screenshot(ARTIFACTS / "review-page.png")
         assert page.errors == []
 

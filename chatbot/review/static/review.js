@@ -11,7 +11,7 @@ const READ_ONLY = meta("read-only") === "true";
 
 const view = {
   tab: "all", actions: [], cards: new Map(), confirming: new Set(), busy: new Set(),
-  noticeTimer: 0,
+  openFiles: new Set(), noticeTimer: 0,
 };
 
 function el(tag, attrs = {}, ...children) {
@@ -79,7 +79,11 @@ function outcome(card) {
 
 function intentsFile(card) {
   if (!card.intents_file) return null;
-  return el("details", { class: "file" },
+  const remember = (event) => {
+    if (event.target.open) view.openFiles.add(card.id);
+    else view.openFiles.delete(card.id);
+  };
+  return el("details", { class: "file", open: view.openFiles.has(card.id), ontoggle: remember },
     el("summary", {}, `File ${card.intents_file.name}`),
     el("pre", {}, card.intents_file.text));
 }
