@@ -111,7 +111,10 @@ class Decider:
         record(session, anomaly_id=card.anomaly_id, actor=user_id, action=action, result="ok",
                now=now, detail={"from": step.before, "to": step.after})
         await session.refresh(row)
-        return Outcome(Verdict.DECIDED, f"{action.capitalize()}d.", card_from_row(row))
+        return Outcome(Verdict.DECIDED, _DONE[action], card_from_row(row))
+
+
+_DONE = {Action.APPROVE: "Approved.", Action.BLOCK: "Blocked.", Action.ESCALATE: "Escalated."}
 
 
 def _refusal(card: Card, action: Action) -> str:

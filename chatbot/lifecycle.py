@@ -57,3 +57,8 @@ def transition(state: State, action: Action) -> Transition:
     if after is None:
         raise NotAllowed(state, action)
     return Transition(state, after)
+
+
+def allowed_actions(state: State) -> list[Action]:
+    """What a person may still do, in button order (Approve, Block, Escalate)."""
+    return [action for action in Action if (state, action) in _TRANSITIONS]

@@ -15,6 +15,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from testbench.apt import apt_install
 from testbench.paths import cache_dir, fresh_workdir
 from testbench.process import (
     BenchError,
@@ -48,20 +49,11 @@ def install() -> Path:
     found = server_bindir()
     if found is not None:
         return found
-    progress("postgres: no PostgreSQL server binaries; installing Debian's postgresql")
-    log = cache_dir(COMPONENT) / "install.log"
-    apt = ["apt-get", "-o", "DPkg::Lock::Timeout=600"]
-    run_checked(COMPONENT, [*apt, "update"], log=log)
-    run_checked(
-        COMPONENT,
-        [*apt, "install", "-y", "--no-install-recommends", "postgresql"],
-        log=log,
-        env={"DEBIAN_FRONTEND": "noninteractive"},
-    )
+    apt_install(COMPONENT, "postgresql")
     found = server_bindir()
     if found is None:
         raise BenchError(COMPONENT, "postgresql installed but no /usr/lib/postgresql/*/bin/"
-                         "postgres found", log)
+                         "postgres found", cache_dir(COMPONENT) / "install.log")
     progress(f"postgres: installed {found}")
     return found
 

@@ -13,13 +13,13 @@ from pathlib import Path
 import redis
 import redis.exceptions
 
+from testbench.apt import apt_install
 from testbench.paths import cache_dir, fresh_workdir
 from testbench.process import (
     BenchError,
     Server,
     free_port,
     progress,
-    run_checked,
     spawn,
     wait_until,
 )
@@ -34,19 +34,11 @@ def install() -> Path:
     found = shutil.which("redis-server")
     if found is not None:
         return Path(found)
-    progress("redis: redis-server not found; installing Debian's redis-server")
-    log = cache_dir(COMPONENT) / "install.log"
-    apt = ["apt-get", "-o", "DPkg::Lock::Timeout=600"]
-    run_checked(COMPONENT, [*apt, "update"], log=log)
-    run_checked(
-        COMPONENT,
-        [*apt, "install", "-y", "--no-install-recommends", "redis-server"],
-        log=log,
-        env={"DEBIAN_FRONTEND": "noninteractive"},
-    )
+    apt_install(COMPONENT, "redis-server")
     found = shutil.which("redis-server")
     if found is None:
-        raise BenchError(COMPONENT, "redis-server installed but not on PATH", log)
+        raise BenchError(COMPONENT, "redis-server installed but not on PATH",
+                         cache_dir(COMPONENT) / "install.log")
     progress(f"redis: installed {found}")
     return Path(found)
 

@@ -13,7 +13,7 @@ import yaml
 
 from chatbot.card import Card, target_details, target_label
 from chatbot.intents.document import target_entry
-from chatbot.lifecycle import OPEN_STATES, State
+from chatbot.lifecycle import OPEN_STATES, State, allowed_actions
 from chatbot.slack.ids import METADATA_EVENT_TYPE, ActionId, BlockId
 from chatbot.slack.mrkdwn import code, escape, fit, plain
 
@@ -27,7 +27,10 @@ def anomaly_message(card: Card) -> dict[str, Any]:
     """Keyword arguments for ``chat.postMessage`` / ``chat.update`` (minus channel/ts)."""
     blocks: list[Block] = [_header(card), _facts(card), _intent(card)]
     if card.state in OPEN_STATES:
-        blocks.append(decision_buttons(card.anomaly_id))
+        buttons = decision_buttons(card.anomaly_id)
+        allowed = {ActionId(f"anomaly.{action}") for action in allowed_actions(card.state)}
+        buttons["elements"] = [b for b in buttons["elements"] if b["action_id"] in allowed]
+        blocks.append(buttons)
     blocks.extend(_outcome(card))
     blocks.append(_footer(card))
     return {"text": fallback_text(card), "blocks": blocks[:50]}
@@ -77,7 +80,11 @@ def apply_failure(card: Card) -> str:
 
 def _header(card: Card) -> Block:
     icon = _SEVERITY_ICON.get(card.severity, "")
-    text = f"{icon} {card.client.name} → {target_label(card.target)}"
+    http = target_details(card.target).get("HTTP")
+    text = f"{icon} {card.client.name} → {target_label(card.target)}{f' {http}' if http else ''}"
+    # plain_text is not parsed for mentions, but angle brackets are swapped for look-alikes
+    # anyway so no client ever reads event data in a header as markup.
+    text = text.replace("<", "‹").replace(">", "›")
     return {"type": "header", "block_id": BlockId.HEADER,
             "text": {"type": "plain_text", "text": plain(text, 150), "emoji": True}}
 

@@ -104,3 +104,9 @@ def test_internet_targets_show_domain_and_port() -> None:
     target = InternetTarget(domain="api.stripe.com", ip=None, port=443, protocol="TCP")
     shown = texts(anomaly_message(card(target=target)))
     assert "api.stripe.com" in shown and "443/TCP" in shown
+
+
+def test_an_escalated_card_offers_approve_and_block_only() -> None:
+    message = anomaly_message(card(state=State.ESCALATED, escalated_at=T0,
+                                   escalation_reason="escalated by <@U0X>"))
+    assert action_ids(message) == [ActionId.APPROVE, ActionId.BLOCK]
