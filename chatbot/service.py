@@ -12,6 +12,7 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 
 from aiohttp import web
+from redis.asyncio import Redis
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -33,6 +34,7 @@ from chatbot.slack.outbox import SlackOutbox
 from chatbot.store.db import make_engine, make_sessions
 from chatbot.store.migrate import upgrade
 from chatbot.store.models import Anomaly
+from chatbot.store.seen_cache import RedisSeenCache
 from chatbot.web.server import Probe, Refresh, make_web_app
 from handlers import actions
 
@@ -89,9 +91,11 @@ async def build_service(settings: Settings, *, clock: Clock | None = None,
     decider = Decider(sessions=sessions, rules=rules, clock=clock, on_decided=decided,
                       directory=ApproverDirectory(lookup=group_lookup(client)))
     actions.register(bolt, decider=decider)
+    redis = Redis.from_url(settings.redis_url.reveal()) if settings.redis_url else None
     pipeline = (await kafka_pipeline(settings.kafka, sessions=sessions, rules=rules,
                                      clock=clock, metrics=metrics,
-                                     on_stored=lambda _result: outbox.wake())
+                                     on_stored=lambda _result: outbox.wake(),
+                                     seen=RedisSeenCache(redis) if redis else None)
                 if with_kafka else None)
 
     async def database_ready() -> bool:
@@ -110,7 +114,7 @@ async def build_service(settings: Settings, *, clock: Clock | None = None,
                    sessions=sessions, decider=decider, applier=applier, outbox=outbox,
                    sink=sink, web_app=web_app, pipeline=pipeline,
                    closers=[sink.close, client.session.close if client.session else _noop,
-                            engine.dispose])
+                            redis.aclose if redis else _noop, engine.dispose])
 
 
 async def run_service(service: Service, stop: asyncio.Event) -> None:

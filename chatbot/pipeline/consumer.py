@@ -28,6 +28,7 @@ from chatbot.metrics import Metrics
 from chatbot.pipeline.batch import reason_category, split
 from chatbot.pipeline.dead_letter import DeadLetters, KafkaRecord
 from chatbot.store.ingest import IngestResult, ingest
+from chatbot.store.seen_cache import NoSeenCache, SeenCache
 
 
 class Partition(Protocol):
@@ -78,7 +79,9 @@ class FlowConsumer:
         max_records: int = 500,
         poll_timeout_ms: int = 500,
         backoff: Backoff = Backoff(),
+        seen: SeenCache | None = None,
     ) -> None:
+        self._seen: SeenCache = seen or NoSeenCache()
         self._consumer = consumer
         self._topic = topic
         self._dead_letters = dead_letters
@@ -168,8 +171,16 @@ class FlowConsumer:
     async def _store(self, events: Sequence[FlowEvent]) -> IngestResult:
         if not events:
             return IngestResult()
-        async with self._sessions.begin() as session:
-            return await ingest(session, events, rules=self._rules, now=self._clock.now())
+        known = await self._seen.known([event.event_id for event in events])
+        fresh = [event for event in events if event.event_id not in known]
+        result = IngestResult()
+        if fresh:
+            async with self._sessions.begin() as session:
+                result = await ingest(session, fresh, rules=self._rules, now=self._clock.now())
+            await self._seen.remember([event.event_id for event in fresh])
+        result.events = len(events)
+        result.redelivered += len(events) - len(fresh)
+        return result
 
     def _count(self, result: IngestResult, bad: Iterable[tuple[KafkaRecord, str]]) -> None:
         metrics = self._metrics

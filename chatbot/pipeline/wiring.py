@@ -19,6 +19,7 @@ from chatbot.pipeline.consumer import FlowConsumer
 from chatbot.pipeline.dead_letter import DeadLetters
 from chatbot.pipeline.kafka_clients import consumer_kwargs, producer_kwargs
 from chatbot.store.ingest import IngestResult
+from chatbot.store.seen_cache import SeenCache
 
 log = logging.getLogger("chatbot.pipeline")
 
@@ -51,6 +52,7 @@ async def kafka_pipeline(
     clock: Clock,
     metrics: Metrics,
     on_stored: Callable[[IngestResult], None],
+    seen: SeenCache | None = None,
 ) -> KafkaPipeline:
     kafka_consumer = AIOKafkaConsumer(**consumer_kwargs(settings))
     producer = AIOKafkaProducer(**producer_kwargs(settings))
@@ -58,5 +60,5 @@ async def kafka_pipeline(
         consumer=kafka_consumer, topic=settings.topic,
         dead_letters=DeadLetters(producer=producer, topic=settings.dlq_topic, clock=clock),
         sessions=sessions, rules=rules, clock=clock, metrics=metrics, logger=log,
-        on_stored=on_stored)
+        on_stored=on_stored, seen=seen)
     return KafkaPipeline(consumer=flow, kafka_consumer=kafka_consumer, producer=producer)

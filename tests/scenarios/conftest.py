@@ -42,10 +42,19 @@ def bot_kubeconfig(request: pytest.FixtureRequest, kube_cluster: KubeCluster) ->
 
 
 @pytest.fixture
+def bot_redis(request: pytest.FixtureRequest) -> str | None:
+    """No Redis by default; param "redis" gives the bot a fresh database of the bench's Redis."""
+    if getattr(request, "param", None) == "redis":
+        url: str = request.getfixturevalue("redis_url")
+        return url
+    return None
+
+
+@pytest.fixture
 async def bot(
     tmp_path: Path, database_url: str, new_topic: TopicFactory, kafka_broker: object,
     slack_standin: SlackStandin, kube_cluster: KubeCluster, clientintents_crd: str,
-    kube_admin_client: ApiClient, bot_kubeconfig: Path,
+    kube_admin_client: ApiClient, bot_kubeconfig: Path, bot_redis: str | None,
 ) -> AsyncIterator[Bot]:
     topic = await new_topic(partitions=3)
     dlq = await new_topic()
@@ -61,6 +70,8 @@ async def bot(
         "CHATBOT_INTENTS_SINK": "kubernetes", "CHATBOT_CONFIG": str(rules),
         "CHATBOT_HTTP_HOST": "127.0.0.1", "CHATBOT_HTTP_PORT": str(port),
     }
+    if bot_redis:
+        env["CHATBOT_REDIS_URL"] = bot_redis
     settings = settings_from_env(env)
     service = await build_service(settings)
     stop = asyncio.Event()
