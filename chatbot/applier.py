@@ -24,6 +24,7 @@ from chatbot.intents.sink import Applied, IntentsSink
 from chatbot.lifecycle import State
 from chatbot.store.audit import record
 from chatbot.store.models import Anomaly
+from chatbot.waiting import nap
 
 log = logging.getLogger(__name__)
 
@@ -68,11 +69,7 @@ class Applier:
             except Exception:  # a bug or a DB outage must not end the loop
                 log.exception("applying approvals failed; retrying")
             self._wake.clear()
-            waiters = [asyncio.ensure_future(self._wake.wait()),
-                       asyncio.ensure_future(stop.wait())]
-            await asyncio.wait(waiters, timeout=poll_seconds, return_when="FIRST_COMPLETED")
-            for waiter in waiters:
-                waiter.cancel()
+            await nap(self._wake, stop, seconds=poll_seconds)
 
     async def apply_due(self, limit: int = 50) -> int:
         now = self._clock.now()

@@ -59,6 +59,10 @@ def transition(state: State, action: Action) -> Transition:
     return Transition(state, after)
 
 
+# The service itself may also re-open a blocked flow that was retried after the block.
+SYSTEM_ESCALATABLE = frozenset({State.PENDING, State.BLOCKED})
+
+
 def allowed_actions(state: State) -> list[Action]:
     """What a person may still do, in button order (Approve, Block, Escalate)."""
     return [action for action in Action if (state, action) in _TRANSITIONS]

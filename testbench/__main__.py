@@ -19,13 +19,14 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from testbench import browser, kafka, kube, postgres, redis
+from testbench import browser, helm, kafka, kube, postgres, redis
 from testbench.paths import cache_dir
 from testbench.process import BenchError, free_port, port_open, progress, stop_pid
 
 INSTALLERS: dict[str, Callable[[], object]] = {
     "kafka": kafka.install, "kube": kube.install, "postgres": postgres.install,
     "redis": redis.install, "chromium": browser.install,
+    "helm": helm.install,
 }
 
 

@@ -25,7 +25,7 @@ from typing import Any
 
 import yaml
 
-from chatbot.config.rules import Approvers, Escalation, Route, Rules
+from chatbot.config.rules import Approvers, Escalation, Quorum, Route, Rules
 from chatbot.errors import ConfigError
 
 _USER_ID = re.compile(r"[UW][A-Z0-9]{2,}")
@@ -48,7 +48,7 @@ def load_rules(path: Path) -> Rules:
 
 def rules_from_document(doc: object, *, source: str = "config") -> Rules:
     top = _mapping(doc, source)
-    _known(top, {"channels", "routes", "approvers", "escalation"}, source)
+    _known(top, {"channels", "routes", "approvers", "escalation", "quorum"}, source)
     channels = _mapping(top.get("channels", {}), f"{source}: channels")
     _known(channels, {"default", "war_room"}, f"{source}: channels")
     default = _channel(channels.get("default"), f"{source}: channels.default")
@@ -65,6 +65,8 @@ def rules_from_document(doc: object, *, source: str = "config") -> Rules:
             for i, item in enumerate(_list(top.get("approvers", []), f"{source}: approvers"))
         ),
         escalation=_escalation(top.get("escalation", {}), f"{source}: escalation"),
+        quorum=tuple(_quorum(item, f"{source}: quorum[{i}]")
+                     for i, item in enumerate(_list(top.get("quorum", []), f"{source}: quorum"))),
     )
 
 
@@ -98,10 +100,37 @@ def _approvers(item: object, where: str, *, need_namespaces: bool = True) -> App
     return Approvers(namespaces=namespaces, users=users, groups=groups)
 
 
+def _quorum(item: object, where: str) -> Quorum:
+    doc = _mapping(item, where)
+    _known(doc, {"namespaces", "approvals"}, where)
+    approvals = doc.get("approvals")
+    if not isinstance(approvals, int) or isinstance(approvals, bool) or not 1 <= approvals <= 10:
+        raise ConfigError(f"{where}.approvals must be a whole number from 1 to 10")
+    return Quorum(namespaces=_patterns(doc.get("namespaces"), f"{where}.namespaces"),
+                  approvals=approvals)
+
+
+def _compliance_labels(value: object, where: str) -> tuple[tuple[str, frozenset[str]], ...]:
+    labels = _mapping(value, where)
+    pairs = []
+    for key, values in labels.items():
+        items = _list(values, f"{where}.{key}")
+        if not all(isinstance(v, str) for v in items):
+            raise ConfigError(f"{where}.{key} must be a list of label values")
+        pairs.append((str(key), frozenset(str(v) for v in items)))
+    return tuple(pairs)
+
+
 def _escalation(item: object, where: str) -> Escalation:
     doc = _mapping(item, where)
     _known(doc, {"pending_timeout", "retried_after_block_window", "anyone_may_escalate",
-                 "war_room_approvers"}, where)
+                 "war_room_approvers", "compliance_namespaces", "compliance_labels",
+                 "incident_channel", "responders", "timer_interval"}, where)
+    incident = doc.get("incident_channel", "none")
+    if incident not in ("none", "create"):
+        raise ConfigError(f"{where}.incident_channel must be 'none' or 'create'")
+    responders = doc.get("responders")
+    compliance = doc.get("compliance_namespaces")
     defaults = Escalation()
     anyone = doc.get("anyone_may_escalate", False)
     if not isinstance(anyone, bool):
@@ -119,6 +148,15 @@ def _escalation(item: object, where: str) -> Escalation:
         war_room_approvers=(Approvers() if war_room is None else
                             _approvers(war_room, f"{where}.war_room_approvers",
                                        need_namespaces=False)),
+        compliance_namespaces=(() if compliance is None else
+                               _patterns(compliance, f"{where}.compliance_namespaces")),
+        compliance_labels=_compliance_labels(doc.get("compliance_labels", {}),
+                                             f"{where}.compliance_labels"),
+        incident_channel=incident == "create",
+        responders=(Approvers() if responders is None else
+                    _approvers(responders, f"{where}.responders", need_namespaces=False)),
+        timer_seconds=parse_duration(doc.get("timer_interval", defaults.timer_seconds),
+                                     f"{where}.timer_interval"),
     )
 
 

@@ -31,11 +31,26 @@ class Approvers:
 
 
 @dataclass(frozen=True, slots=True)
+class Quorum:
+    """Sensitive namespaces whose flows need ``approvals`` distinct approvers (two-person rule)."""
+
+    namespaces: tuple[str, ...]
+    approvals: int
+
+
+@dataclass(frozen=True, slots=True)
 class Escalation:
     pending_timeout_seconds: float = 30 * 60
     retried_after_block_window_seconds: float = 24 * 3600
     anyone_may_escalate: bool = False
     war_room_approvers: Approvers = field(default_factory=Approvers)
+    # Client or target namespaces (globs) and client labels that make a flow critical and
+    # escalate it at once, e.g. ``pci-*`` or ``compliance: [pci, hipaa]``.
+    compliance_namespaces: tuple[str, ...] = ()
+    compliance_labels: tuple[tuple[str, frozenset[str]], ...] = ()
+    incident_channel: bool = False
+    responders: Approvers = field(default_factory=Approvers)
+    timer_seconds: float = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +60,11 @@ class Rules:
     routes: tuple[Route, ...] = ()
     approvers: tuple[Approvers, ...] = ()
     escalation: Escalation = field(default_factory=Escalation)
+    quorum: tuple[Quorum, ...] = ()
+
+    def approvals_required(self, namespace: str) -> int:
+        rule = first_match(self.quorum, namespace)
+        return rule.approvals if rule else 1
 
     def channel_for(self, namespace: str) -> str:
         route = first_match(self.routes, namespace)
@@ -56,7 +76,7 @@ class Rules:
         return rule if rule else Approvers(namespaces=(namespace,))
 
 
-_R = TypeVar("_R", Route, Approvers)
+_R = TypeVar("_R", Route, Approvers, Quorum)
 
 
 def matches(patterns: Sequence[str], namespace: str) -> bool:

@@ -29,6 +29,7 @@ from chatbot.slack.ids import METADATA_EVENT_TYPE
 from chatbot.slack.pacing import ChannelPacer
 from chatbot.store.audit import record
 from chatbot.store.models import Anomaly
+from chatbot.waiting import nap
 
 log = logging.getLogger(__name__)
 
@@ -68,11 +69,7 @@ class SlackOutbox:
                 except Exception:
                     log.exception("slack outbox pass failed; retrying")
                 self._wake.clear()
-                waiters = [asyncio.ensure_future(self._wake.wait()),
-                           asyncio.ensure_future(stop.wait())]
-                await asyncio.wait(waiters, timeout=poll_seconds, return_when="FIRST_COMPLETED")
-                for waiter in waiters:
-                    waiter.cancel()
+                await nap(self._wake, stop, seconds=poll_seconds)
         finally:
             await self.drain()
 

@@ -132,7 +132,7 @@ async def _create(
 ) -> list[str]:
     created: list[str] = []
     for start in range(0, len(sightings), CHUNK):
-        rows = [_new_row(s, rules) for s in sightings[start : start + CHUNK]]
+        rows = [_new_row(s, rules, now) for s in sightings[start : start + CHUNK]]
         statement = (insert_for(session, Anomaly).values(rows)
                      .on_conflict_do_nothing(index_elements=["id"]).returning(Anomaly.id))
         created.extend((await session.execute(statement)).scalars())
@@ -142,7 +142,7 @@ async def _create(
     return created
 
 
-def _new_row(sighting: Sighting, rules: Rules) -> dict[str, object]:
+def _new_row(sighting: Sighting, rules: Rules, now: datetime) -> dict[str, object]:
     event = sighting.event
     return {
         "id": sighting.anomaly_id, "cluster": event.cluster,
@@ -152,6 +152,7 @@ def _new_row(sighting: Sighting, rules: Rules) -> dict[str, object]:
         "severity": sighting.severity.value, "state": State.PENDING.value, "version": 1,
         "event_count": sighting.count, "first_seen": sighting.first, "last_seen": sighting.last,
         "channel": rules.channel_for(event.client.namespace), "post_attempts": 0,
+        "detected_at": now, "approvals": [], "war_room_revision": 0,
         "revision": 1, "message_revision": 0, "message_version": 0,
         "apply_attempts": 0,
     }

@@ -90,10 +90,23 @@ class Anomaly(Base):
     escalated_at: Mapped[datetime | None]
     escalation_reason: Mapped[str | None] = mapped_column(String(200))
 
+    # Escalation (migration 0002): when the service first stored the flow, which trigger
+    # escalated it, the war-room (or incident-channel) message and the votes so far.
+    detected_at: Mapped[datetime | None]
+    escalation_trigger: Mapped[str | None] = mapped_column(String(32))
+    war_room_channel_id: Mapped[str | None] = mapped_column(String(32))
+    war_room_ts: Mapped[str | None] = mapped_column(String(32))
+    war_room_attempted_at: Mapped[datetime | None]
+    war_room_next_at: Mapped[datetime | None]
+    war_room_revision: Mapped[int] = mapped_column(Integer, default=0)
+    incident_channel_id: Mapped[str | None] = mapped_column(String(32))
+    approvals: Mapped[list[str]] = mapped_column(JSON, default=list)
+
     __table_args__ = (
         Index("ix_anomalies_state", "state"),
         Index("ix_anomalies_outbox", "slack_ts", "next_post_at"),
         Index("ix_anomalies_stale_message", "message_revision", "revision"),
+        Index("ix_anomalies_detected_at", "detected_at"),
     )
 
 

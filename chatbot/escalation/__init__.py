@@ -1,0 +1,1 @@
+"""Escalation to the incident war room: triggers, the timer, war-room messages."""
