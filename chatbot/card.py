@@ -34,6 +34,7 @@ class Card:
     event_count: int
     first_seen: datetime
     last_seen: datetime
+    decision: str | None = None
     decided_by: str | None = None
     decided_at: datetime | None = None
     apply_error: str | None = None
@@ -42,13 +43,16 @@ class Card:
     retried_after_block_at: datetime | None = None
     escalated_at: datetime | None = None
     escalation_reason: str | None = None
+    escalation_trigger: str | None = None
+    approvals: tuple[str, ...] = ()
+    approvals_required: int = 1
 
     @property
     def short_id(self) -> str:
         return self.anomaly_id[:8]
 
 
-def card_from_row(row: Anomaly) -> Card:
+def card_from_row(row: Anomaly, *, approvals_required: int = 1) -> Card:
     return Card(
         anomaly_id=row.id, cluster=row.cluster,
         client=Workload(name=row.client_name, namespace=row.client_namespace,
@@ -56,10 +60,11 @@ def card_from_row(row: Anomaly) -> Card:
         target=target_from_dict(row.target), reason=Reason(row.reason),
         severity=Severity(row.severity), state=State(row.state), version=row.version,
         event_count=row.event_count, first_seen=row.first_seen, last_seen=row.last_seen,
-        decided_by=row.decided_by, decided_at=row.decided_at, apply_error=row.apply_error,
+        decision=row.decision, decided_by=row.decided_by, decided_at=row.decided_at, apply_error=row.apply_error,
         apply_attempts=row.apply_attempts, applied_object=row.applied_object,
         retried_after_block_at=row.retried_after_block_at, escalated_at=row.escalated_at,
-        escalation_reason=row.escalation_reason,
+        escalation_reason=row.escalation_reason, escalation_trigger=row.escalation_trigger,
+        approvals=tuple(row.approvals or ()), approvals_required=approvals_required,
     )
 
 

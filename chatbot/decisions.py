@@ -18,7 +18,7 @@ from chatbot.approvers import ApproverDirectory
 from chatbot.card import Card, card_from_row
 from chatbot.clock import Clock
 from chatbot.config.rules import Approvers, Rules
-from chatbot.lifecycle import Action, NotAllowed, State, transition
+from chatbot.lifecycle import Action, NotAllowed, State, Transition, transition
 from chatbot.store.audit import record
 from chatbot.store.models import Anomaly
 
@@ -58,7 +58,8 @@ class Decider:
             row = await session.get(Anomaly, anomaly_id)
             if row is None:
                 return Outcome(Verdict.UNKNOWN, "That anomaly is not known to this service.")
-            card = card_from_row(row)
+            card = card_from_row(
+                row, approvals_required=self._rules.approvals_required(row.client_namespace))
             if not await self._allowed(card, action, user_id):
                 record(session, anomaly_id=anomaly_id, actor=user_id, action=action,
                        result="refused", now=self._clock.now(),
@@ -93,9 +94,23 @@ class Decider:
             return Outcome(Verdict.STALE, _stale(card, refused), card)
         values: dict[str, object] = {"state": step.after, "version": card.version + 1,
                                      "revision": Anomaly.revision + 1}
+        votes = list(row.approvals or [])
+        if action is Action.APPROVE:
+            needed = self._rules.approvals_required(card.client.namespace)
+            if user_id in votes:
+                record(session, anomaly_id=card.anomaly_id, actor=user_id, action=action,
+                       result="duplicate_vote", now=now, detail={"votes": votes})
+                return Outcome(Verdict.STALE, f"You already approved this flow; it needs "
+                               f"{needed - len(votes)} more distinct approver(s).", card)
+            votes.append(user_id)
+            values["approvals"] = votes
+            if len(votes) < needed:
+                values["state"] = card.state  # a vote, not yet a decision
+                step = Transition(card.state, card.state)
         if action is Action.ESCALATE:
-            values |= {"escalated_at": now, "escalation_reason": f"escalated by <@{user_id}>"}
-        else:
+            values |= {"escalated_at": now, "escalation_reason": f"escalated by <@{user_id}>",
+                       "escalation_trigger": "click"}
+        elif step.after is not card.state:
             values |= {"decision": action, "decided_by": user_id, "decided_at": now}
         if step.after is State.APPROVED:
             values["next_apply_at"] = now
@@ -108,10 +123,16 @@ class Decider:
             record(session, anomaly_id=card.anomaly_id, actor=user_id, action=action,
                    result="stale", now=now, detail={"state": card.state})
             return Outcome(Verdict.STALE, "Someone decided this flow a moment ago.", card)
-        record(session, anomaly_id=card.anomaly_id, actor=user_id, action=action, result="ok",
-               now=now, detail={"from": step.before, "to": step.after})
+        voted = step.after is card.state
+        record(session, anomaly_id=card.anomaly_id, actor=user_id, action=action,
+               result="vote" if voted else "ok", now=now,
+               detail={"from": step.before, "to": step.after, "votes": votes})
         await session.refresh(row)
-        return Outcome(Verdict.DECIDED, _DONE[action], card_from_row(row))
+        message = (f"Approval recorded ({len(votes)} of "
+                   f"{self._rules.approvals_required(card.client.namespace)})." if voted
+                   else _DONE[action])
+        return Outcome(Verdict.DECIDED, message, card_from_row(
+            row, approvals_required=self._rules.approvals_required(row.client_namespace)))
 
 
 _DONE = {Action.APPROVE: "Approved.", Action.BLOCK: "Blocked.", Action.ESCALATE: "Escalated."}

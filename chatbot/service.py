@@ -23,6 +23,8 @@ from chatbot.config.load import load_rules
 from chatbot.config.rules import Rules
 from chatbot.config.settings import Settings
 from chatbot.decisions import Decider
+from chatbot.escalation.escalator import Escalator
+from chatbot.escalation.leader import RedisLeader, SoleLeader
 from chatbot.intents.sink import IntentsSink
 from chatbot.intents.wiring import intents_sink
 from chatbot.lifecycle import State
@@ -32,6 +34,7 @@ from chatbot.slack.blocks import apply_failure
 from chatbot.slack.client import bolt_app, group_lookup, web_client
 from chatbot.slack.outbox import SlackOutbox
 from chatbot.store.db import make_engine, make_sessions
+from chatbot.store.ingest import IngestResult
 from chatbot.store.migrate import upgrade
 from chatbot.store.models import Anomaly
 from chatbot.store.seen_cache import RedisSeenCache
@@ -53,6 +56,7 @@ class Service:
     sessions: async_sessionmaker[AsyncSession]
     decider: Decider
     applier: Applier
+    escalator: Escalator
     outbox: SlackOutbox
     sink: IntentsSink
     web_app: web.Application
@@ -75,7 +79,7 @@ async def build_service(settings: Settings, *, clock: Clock | None = None,
     client = web_client(settings.slack)
     bolt = bolt_app(settings.slack, client)
     sink, cluster_ready = await intents_sink(settings)
-    outbox = SlackOutbox(sessions=sessions, client=client, clock=clock,
+    outbox = SlackOutbox(sessions=sessions, client=client, clock=clock, rules=rules,
                          on_call=lambda method, outcome: metrics.slack_calls.labels(
                              method, outcome).inc())
     applier = Applier(sessions=sessions, sink=sink, clock=clock,
@@ -92,9 +96,16 @@ async def build_service(settings: Settings, *, clock: Clock | None = None,
                       directory=ApproverDirectory(lookup=group_lookup(client)))
     actions.register(bolt, decider=decider)
     redis = Redis.from_url(settings.redis_url.reveal()) if settings.redis_url else None
+    escalator = Escalator(sessions=sessions, rules=rules, clock=clock,
+                          leader=RedisLeader(redis) if redis else SoleLeader(),
+                          on_escalated=lambda _id: outbox.wake())
+
+    def stored(result: IngestResult) -> None:
+        escalator.hint([*result.new_anomalies, *result.retried_after_block])
+        outbox.wake()
+
     pipeline = (await kafka_pipeline(settings.kafka, sessions=sessions, rules=rules,
-                                     clock=clock, metrics=metrics,
-                                     on_stored=lambda _result: outbox.wake(),
+                                     clock=clock, metrics=metrics, on_stored=stored,
                                      seen=RedisSeenCache(redis) if redis else None)
                 if with_kafka else None)
 
@@ -112,6 +123,7 @@ async def build_service(settings: Settings, *, clock: Clock | None = None,
                            before_metrics=state_gauge(sessions, metrics))
     return Service(settings=settings, rules=rules, clock=clock, metrics=metrics, engine=engine,
                    sessions=sessions, decider=decider, applier=applier, outbox=outbox,
+                   escalator=escalator,
                    sink=sink, web_app=web_app, pipeline=pipeline,
                    closers=[sink.close, client.session.close if client.session else _noop,
                             redis.aclose if redis else _noop, engine.dispose])
@@ -128,7 +140,8 @@ async def run_service(service: Service, stop: asyncio.Event) -> None:
         await site.start()
         log.info("listening on %s:%s", settings.http_host, settings.http_port)
         tasks = [asyncio.create_task(service.outbox.run(stop), name="outbox"),
-                 asyncio.create_task(service.applier.run(stop), name="applier")]
+                 asyncio.create_task(service.applier.run(stop), name="applier"),
+                 asyncio.create_task(service.escalator.run(stop), name="escalator")]
         if service.pipeline is not None:
             tasks.append(asyncio.create_task(service.pipeline.run(stop), name="consumer"))
         try:

@@ -5,6 +5,7 @@ in ``kube_build.py``); later runs find the stamp and skip the build."""
 from __future__ import annotations
 
 import fcntl
+import re
 import shutil
 import time
 from pathlib import Path
@@ -16,6 +17,8 @@ HELM_VERSION = "3.22.0"
 HELM_MODULE = "helm.sh/helm/v3"
 GO_FALLBACK = Path("/usr/local/go/bin/go")
 COMPONENT = "helm"
+
+_CLIENT_GO = re.compile(r"^\s*k8s\.io/client-go v0\.(\d+)\.\d+", re.MULTILINE)
 
 
 def install() -> Path:
@@ -48,14 +51,26 @@ def _build(go: Path, root: Path, binary: Path) -> None:
     (work / "tools.go").write_text("package main\n")
     command = f"{HELM_MODULE}/cmd/helm"
     _go(go, work, log, "get", f"{command}@v{HELM_VERSION}")
-    # Without the version stamped in, `helm version` reports a placeholder and charts with a
-    # kubeVersion constraint on Helm itself cannot be checked.
-    ldflags = f"-s -w -X {HELM_MODULE}/internal/version.version=v{HELM_VERSION}"
-    _go(go, work, log, "build", "-ldflags", ldflags, "-o", str(binary), command)
+    _go(go, work, log, "build", "-ldflags", _ldflags(work, log), "-o", str(binary), command)
     if not binary.exists():
         raise BenchError(COMPONENT, f"the build finished but {binary} is missing", log)
     stamp.write_text(f"built in {time.monotonic() - started:.0f}s\n")
     progress(f"built helm in {time.monotonic() - started:.0f}s")
+
+
+def _ldflags(work: Path, log: Path) -> str:
+    """What helm's Makefile stamps in: its own version, and the Kubernetes version `helm
+    template` and `helm lint` assume (from the client-go it was built with); without the
+    latter a chart's kubeVersion constraint is checked against Kubernetes 1.20."""
+    found = _CLIENT_GO.search((work / "go.mod").read_text())
+    if found is None:
+        raise BenchError(COMPONENT, "no k8s.io/client-go version in the wrapper's go.mod", log)
+    minor = found.group(1)
+    flags = ["-s", "-w", f"-X {HELM_MODULE}/internal/version.version=v{HELM_VERSION}"]
+    for package in ("pkg/lint/rules", "pkg/chartutil"):
+        flags += [f"-X {HELM_MODULE}/{package}.k8sVersionMajor=1",
+                  f"-X {HELM_MODULE}/{package}.k8sVersionMinor={minor}"]
+    return " ".join(flags)
 
 
 def _go_binary() -> Path:

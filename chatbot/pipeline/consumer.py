@@ -63,6 +63,10 @@ class Backoff:
         return min(self.cap, self.first * 2.0 ** max(failures - 1, 0))
 
 
+# Records per fetched batch: one database transaction and one offset commit each.
+MAX_RECORDS = 500
+
+
 class FlowConsumer:
     def __init__(
         self,
@@ -76,7 +80,7 @@ class FlowConsumer:
         metrics: Metrics,
         logger: logging.Logger,
         on_stored: Callable[[IngestResult], None] = lambda _result: None,
-        max_records: int = 500,
+        max_records: int = MAX_RECORDS,
         poll_timeout_ms: int = 500,
         backoff: Backoff = Backoff(),
         seen: SeenCache | None = None,

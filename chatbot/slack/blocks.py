@@ -121,6 +121,10 @@ def _outcome(card: Card) -> list[Block]:
     if card.escalated_at:
         why = f": {escape(card.escalation_reason)}" if card.escalation_reason else ""
         lines.append(f":rotating_light: *Escalated* {_when(card.escalated_at)}{why}")
+    if card.approvals and card.state in OPEN_STATES:
+        voters = ", ".join(f"<@{user}>" for user in card.approvals)
+        lines.append(f":ballot_box_with_ballot: Approvals so far: {voters} "
+                     f"({len(card.approvals)} of {card.approvals_required}); one Block ends it")
     if card.state in (State.APPROVED, State.APPLIED, State.APPLY_FAILED):
         lines.append(f":white_check_mark: *Approved* by {who} {when}")
     if card.state is State.APPROVED:
@@ -131,7 +135,8 @@ def _outcome(card: Card) -> list[Block]:
         error = escape(card.apply_error or "unknown error")
         lines.append(f":warning: Writing the ClientIntents failed (attempt "
                      f"{card.apply_attempts}), retrying: {error}")
-    if card.state is State.BLOCKED:
+    if card.state is State.BLOCKED or (card.state is State.ESCALATED and
+                                        card.decision == "block"):
         lines.append(f":no_entry: *Blocked* by {who} {when}")
         if card.retried_after_block_at:
             lines.append(f":repeat: *Retried after block*: seen again "

@@ -27,3 +27,4 @@ class BlockId(StrEnum):
 
 
 METADATA_EVENT_TYPE = "flow_anomaly"
+ESCALATION_EVENT_TYPE = "flow_anomaly_escalation"

@@ -13,18 +13,20 @@ import asyncio
 import logging
 from collections import defaultdict
 from collections.abc import Callable
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import timedelta
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from chatbot.card import card_from_row
+from chatbot.card import Card, card_from_row
 from chatbot.clock import Clock
+from chatbot.config.rules import Rules
+from chatbot.escalation.war_room import WarRoomDesk
 from chatbot.slack.blocks import anomaly_message, message_metadata
 from chatbot.slack.channels import ChannelDirectory
+from chatbot.slack.delivery import find_posted, method_of, retry_delay
 from chatbot.slack.ids import METADATA_EVENT_TYPE
 from chatbot.slack.pacing import ChannelPacer
 from chatbot.store.audit import record
@@ -35,7 +37,8 @@ log = logging.getLogger(__name__)
 
 POST_LEASE = timedelta(seconds=30)
 COUNTER_UPDATE_EVERY = timedelta(seconds=10)
-MAX_RETRY = 300.0
+CARD, WAR_ROOM = "card", "war-room"
+Work = tuple[str, str]  # (CARD or WAR_ROOM, anomaly id)
 
 
 class SlackOutbox:
@@ -45,14 +48,19 @@ class SlackOutbox:
         sessions: async_sessionmaker[AsyncSession],
         client: AsyncWebClient,
         clock: Clock,
+        rules: Rules | None = None,
         pacer: ChannelPacer | None = None,
         on_call: Callable[[str, str], None] = lambda _method, _outcome: None,
     ) -> None:
         self._sessions = sessions
         self._client = client
         self._clock = clock
+        self._rules = rules or Rules(default_channel="flow-alerts")
         self._pacer = pacer or ChannelPacer()
         self._channels = ChannelDirectory(client)
+        self._desk = (WarRoomDesk(sessions=sessions, client=client, rules=self._rules,
+                                  clock=clock, channels=self._channels)
+                      if self._rules.war_room_channel else None)
         self._on_call = on_call
         self._lanes: dict[str, asyncio.Task[None]] = {}
         self._wake = asyncio.Event()
@@ -80,13 +88,13 @@ class SlackOutbox:
     async def dispatch(self) -> int:
         """Start a lane for every channel that has due work and no lane running."""
         work = await self._due()
-        for channel, anomaly_ids in work.items():
+        for channel, items in work.items():
             lane = self._lanes.get(channel)
             if lane is None or lane.done():
-                self._lanes[channel] = asyncio.create_task(self._lane(channel, anomaly_ids))
-        return sum(len(ids) for ids in work.values())
+                self._lanes[channel] = asyncio.create_task(self._lane(channel, items))
+        return sum(len(items) for items in work.values())
 
-    async def _due(self, limit: int = 500) -> dict[str, list[str]]:
+    async def _due(self, limit: int = 500) -> dict[str, list[Work]]:
         now = self._clock.now()
         counters_due = now - COUNTER_UPDATE_EVERY
         async with self._sessions() as session:
@@ -103,35 +111,50 @@ class SlackOutbox:
                 ))
                 .order_by(Anomaly.first_seen).limit(limit)
             )).all()
-        work: dict[str, list[str]] = defaultdict(list)
+        work: dict[str, list[Work]] = defaultdict(list)
         for anomaly_id, channel in rows:
-            work[channel].append(anomaly_id)
+            work[channel].append((CARD, anomaly_id))
+        if self._desk is not None and self._desk.channel is not None:
+            async with self._sessions() as session:
+                escalated = (await session.execute(
+                    select(Anomaly.id).where(Anomaly.escalated_at.is_not(None)).where(or_(
+                        and_(Anomaly.war_room_ts.is_(None),
+                             or_(Anomaly.war_room_next_at.is_(None),
+                                 Anomaly.war_room_next_at <= now)),
+                        and_(Anomaly.war_room_ts.is_not(None),
+                             Anomaly.war_room_revision < Anomaly.version)))
+                    .order_by(Anomaly.escalated_at).limit(limit)
+                )).scalars().all()
+            work[self._desk.channel].extend((WAR_ROOM, anomaly_id) for anomaly_id in escalated)
         return work
 
-    async def _lane(self, channel: str, anomaly_ids: list[str]) -> None:
-        for anomaly_id in anomaly_ids:
+    async def _lane(self, channel: str, items: list[Work]) -> None:
+        for kind, anomaly_id in items:
             await self._pacer.turn(channel)
             try:
-                await self._deliver(anomaly_id)
+                await self._deliver(kind, anomaly_id)
                 self.healthy = True
             except SlackApiError as error:
                 delay = self._retry_delay(error)
                 self._pacer.hold(channel, delay)
-                await self._defer(anomaly_id, delay)
+                await self._defer(kind, anomaly_id, delay)
                 if error.response.status_code == 429:
                     return  # the rest of this channel waits for the next pass
             except (OSError, TimeoutError) as error:
                 self.healthy = False
                 log.warning("slack unreachable: %s", error)
-                await self._defer(anomaly_id, 5.0)
+                await self._defer(kind, anomaly_id, 5.0)
                 return
 
-    async def _deliver(self, anomaly_id: str) -> None:
+    async def _deliver(self, kind: str, anomaly_id: str) -> None:
         async with self._sessions() as session:
             row = await session.get(Anomaly, anomaly_id)
             if row is None:
                 return
-            if row.slack_ts is None:
+            if kind == WAR_ROOM:
+                if self._desk is not None:
+                    await self._desk.deliver(row)
+            elif row.slack_ts is None:
                 await self._post(session, row)
             elif row.message_revision < row.revision:
                 await self._update(row)
@@ -150,13 +173,16 @@ class SlackOutbox:
             return  # another replica holds it
         await session.refresh(row)
         if attempted_before is not None:
-            found = await self._find_posted(row.channel, row.id, attempted_before)
-            if found is not None:
+            channel_id = await self._channels.channel_id(row.channel)
+            found = channel_id and await find_posted(
+                self._client, channel_id=channel_id, event_type=METADATA_EVENT_TYPE,
+                anomaly_id=row.id, since=attempted_before)
+            if channel_id and found:
                 log.info("reconciled an earlier post", extra={"anomaly_id": row.id})
-                await self._record_post(row, found[0], found[1], row.revision, row.version,
+                await self._record_post(row, channel_id, found, row.revision, row.version,
                                         reconciled=True)
                 return
-        card = card_from_row(row)
+        card = self._card(row)
         response = await self._client.chat_postMessage(
             channel=row.channel, metadata=message_metadata(card), unfurl_links=False,
             unfurl_media=False, **anomaly_message(card))
@@ -181,7 +207,7 @@ class SlackOutbox:
 
     async def _update(self, row: Anomaly) -> None:
         assert row.slack_channel_id and row.slack_ts
-        card = card_from_row(row)
+        card = self._card(row)
         await self._client.chat_update(channel=row.slack_channel_id, ts=row.slack_ts,
                                        **anomaly_message(card))
         self._on_call("chat.update", "ok")
@@ -208,50 +234,21 @@ class SlackOutbox:
             self._pacer.hold(row.channel, self._retry_delay(error))
             log.warning("could not reply in the thread of %s", anomaly_id)
 
-    async def _find_posted(self, channel: str, anomaly_id: str,
-                           since: datetime) -> tuple[str, str] | None:
-        channel_id = await self._channels.channel_id(channel)
-        if channel_id is None:
-            return None
-        oldest = f"{(since - timedelta(minutes=5)).timestamp():.6f}"
-        cursor: str | None = None
-        while True:
-            page = await self._client.conversations_history(
-                channel=channel_id, oldest=oldest, limit=200, include_all_metadata=True,
-                cursor=cursor)
-            messages: list[dict[str, Any]] = page.get("messages", [])
-            for message in messages:
-                if _is_card_of(message, anomaly_id):
-                    return channel_id, str(message["ts"])
-            cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
-            if not cursor:
-                return None
-
-    async def _defer(self, anomaly_id: str, delay: float) -> None:
-        """Retry later; for an unposted anomaly this also releases the post lease."""
+    async def _defer(self, kind: str, anomaly_id: str, delay: float) -> None:
+        """Retry later; for an unposted message this also releases the post lease."""
+        later = self._clock.now() + timedelta(seconds=delay)
+        statement = (update(Anomaly).where(Anomaly.id == anomaly_id)
+                     .where(Anomaly.war_room_ts.is_(None)).values(war_room_next_at=later)
+                     if kind == WAR_ROOM else
+                     update(Anomaly).where(Anomaly.id == anomaly_id)
+                     .where(Anomaly.slack_ts.is_(None)).values(next_post_at=later))
         async with self._sessions.begin() as session:
-            await session.execute(
-                update(Anomaly).where(Anomaly.id == anomaly_id).where(Anomaly.slack_ts.is_(None))
-                .values(next_post_at=self._clock.now() + timedelta(seconds=delay))
-                .execution_options(synchronize_session=False))
+            await session.execute(statement.execution_options(synchronize_session=False))
+
+    def _card(self, row: Anomaly) -> Card:
+        return card_from_row(row, approvals_required=self._rules.approvals_required(
+            row.client_namespace))
 
     def _retry_delay(self, error: SlackApiError) -> float:
-        response = error.response
-        self._on_call(_method_of(response.api_url), str(response.status_code))
-        if response.status_code == 429:
-            retry_after = response.headers.get("Retry-After") or response.headers.get(
-                "retry-after") or "1"
-            return min(MAX_RETRY, float(retry_after))
-        log.warning("slack refused a call: %s (%s)", response.get("error"), response.status_code)
-        return 5.0 if response.status_code >= 500 else 60.0
-
-
-def _is_card_of(message: dict[str, Any], anomaly_id: str) -> bool:
-    metadata = message.get("metadata") or {}
-    payload = metadata.get("event_payload") or {}
-    return bool(metadata.get("event_type") == METADATA_EVENT_TYPE
-                and payload.get("anomaly_id") == anomaly_id)
-
-
-def _method_of(url: str) -> str:
-    return url.rstrip("/").rsplit("/", 1)[-1]
+        self._on_call(method_of(error.response.api_url), str(error.response.status_code))
+        return retry_delay(error)

@@ -20,6 +20,7 @@ from testbench.slack import params as p
 from testbench.slack.calls import CallLog, RecordedCall
 from testbench.slack.faults import Answer, ChannelRateLimit, Faults
 from testbench.slack.methods import METHODS
+from testbench.slack.socket_mode import SocketModeHub
 from testbench.slack.workspace import (
     Channel,
     Ephemeral,
@@ -44,6 +45,7 @@ class SlackStandin:
         self.bot_token = bot_token or f"xoxb-test-{secrets.token_hex(12)}"
         self.workspace = Workspace()
         self.log = CallLog()
+        self.socket_mode = SocketModeHub(self.log)
         self.faults = Faults()
         self.rate_limit: ChannelRateLimit | None = None
         self._runner: web.AppRunner | None = None
@@ -53,6 +55,7 @@ class SlackStandin:
 
     def application(self) -> web.Application:
         app = web.Application(middlewares=[control.errors])
+        app.router.add_routes(self.socket_mode.routes())
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_routes(control.routes(self))
         return app
@@ -66,6 +69,7 @@ class SlackStandin:
         self._port = int(self._runner.addresses[0][1])
 
     async def stop(self) -> None:
+        await self.socket_mode.close()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None

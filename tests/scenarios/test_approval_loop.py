@@ -102,6 +102,9 @@ async def test_block_writes_nothing_and_a_retry_is_flagged(bot: Bot, kube_namesp
     await eventually(flagged, what="retried after block shown")
     assert await bot.client_intents(kube_namespace) == []
     assert len(bot.slack.messages("flow-alerts")) == 1
+    # the retry re-opens the decision for the war room (escalation)
+    assert (await bot.state_is(anomaly.id, "escalated")).escalation_trigger == \
+        "retried-after-block"
 
 
 async def test_a_non_approver_is_refused_and_audited(bot: Bot, kube_namespace: str) -> None:

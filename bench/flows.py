@@ -1,0 +1,68 @@
+"""Synthetic flow anomalies for the benchmark: ``flows`` distinct flows spread over
+``NAMESPACES`` namespaces (one Slack channel each), repeated round-robin into as many
+schema-v1 events as asked. Pure: no I/O, deterministic for a given run id."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import orjson
+
+NAMESPACES = 20
+CLIENTS = 10
+APPROVER = "U0BENCH"
+
+
+def namespace(index: int) -> str:
+    return f"team-{index:02d}"
+
+
+def channel(index: int) -> str:
+    return f"flows-{index:02d}"
+
+
+def flow_document(flow: int) -> dict[str, object]:
+    """The identity part of flow number ``flow``: client, target, cluster."""
+    ns = namespace(flow % NAMESPACES)
+    client = f"svc-{(flow // NAMESPACES) % CLIENTS}"
+    slot = flow // (NAMESPACES * CLIENTS)  # 0.. ; distinct targets per client
+    kind = slot % 5
+    target: dict[str, object]
+    if kind == 3:
+        target = {"type": "kafka", "name": "kafka", "namespace": "kafka-system",
+                  "topic": f"orders-{slot}", "operation": "produce"}
+    elif kind == 4:
+        target = {"type": "internet", "domain": f"api{slot}.example.com", "port": 443,
+                  "protocol": "TCP"}
+    else:
+        target = {"type": "kubernetes", "name": f"api-{slot}", "namespace": ns,
+                  "kind": "Deployment", "port": 8080 + slot, "protocol": "TCP"}
+        if kind == 0:
+            target["http"] = {"path": f"/v1/items/{slot}", "method": "GET"}
+    return {"cluster": "bench",
+            "client": {"name": client, "namespace": ns, "kind": "Deployment",
+                       "labels": {"app": client, "team": ns}},
+            "target": target}
+
+
+def events(total: int, flows: int, *, run: str, start: int = 0) -> Iterator[bytes]:
+    """``total`` events, event ``k`` on flow ``k % flows``; ids unique per ``run``."""
+    documents = [flow_document(flow) for flow in range(flows)]
+    for k in range(start, start + total):
+        second, milli = divmod(k, 1000)
+        minute, second = divmod(second, 60)
+        hour, minute = divmod(minute, 60)
+        yield orjson.dumps({
+            "schema_version": 1, "event_id": f"{run}-{k}",
+            "observed_at": f"2026-11-23T{hour % 24:02d}:{minute:02d}:{second:02d}.{milli:03d}Z",
+            **documents[k % flows], "reason": "no-intent", "severity": "medium", "count": 1,
+        })
+
+
+def rules_yaml() -> str:
+    """Routes: namespace ``team-NN`` to channel ``flows-NN``; everyone may be approved by
+    the benchmark's user."""
+    routes = "\n".join(f'  - {{namespaces: ["{namespace(i)}"], channel: {channel(i)}}}'
+                       for i in range(NAMESPACES))
+    return (f"channels: {{default: flow-alerts, war_room: war-room}}\nroutes:\n{routes}\n"
+            f'approvers:\n  - {{namespaces: ["*"], users: [{APPROVER}]}}\n')

@@ -1,0 +1,45 @@
+"""The parent side of :mod:`bench.worker`: run one measurement in a child process and read
+its JSON result line."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class Measured:
+    mode: str
+    events: int
+    seconds: float
+    peak_rss_mb: float
+
+    @property
+    def rate(self) -> float:
+        return self.events / self.seconds if self.seconds > 0 else 0.0
+
+
+def measure(mode: str, *, bootstrap: str, topic: str, events: int,
+            database_url: str | None = None, profile: Path | None = None,
+            timeout: float = 1800.0) -> Measured:
+    command = [sys.executable, "-m", "bench.worker", mode, "--bootstrap", bootstrap,
+               "--topic", topic, "--events", str(events)]
+    if database_url:
+        command += ["--database-url", database_url]
+    if profile:
+        command += ["--profile", str(profile)]
+    finished = subprocess.run(command, cwd=ROOT, capture_output=True, timeout=timeout,
+                              check=False)
+    if finished.returncode != 0:
+        raise RuntimeError(f"bench worker {mode} failed ({finished.returncode}):\n"
+                           + finished.stderr.decode(errors="replace")[-3000:])
+    line = finished.stdout.decode().strip().splitlines()[-1]
+    result = orjson.loads(line)
+    return Measured(mode=mode, events=int(result["events"]), seconds=float(result["seconds"]),
+                    peak_rss_mb=float(result["vmhwm_mb"]))
