@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from kubernetes_asyncio.client import ApiClient
 from chatbot.config.settings import settings_from_env
 from chatbot.service import build_service, run_service
 from testbench.fixtures.kafka import TopicFactory
+from testbench.kafka import KafkaBroker
 from testbench.kube import KubeCluster
 from testbench.process import free_port, port_open
 from testbench.slack import SlackStandin
@@ -51,38 +53,60 @@ def bot_redis(request: pytest.FixtureRequest) -> str | None:
 
 
 @pytest.fixture
-async def bot(
-    tmp_path: Path, database_url: str, new_topic: TopicFactory, kafka_broker: object,
+def bot_rules(request: pytest.FixtureRequest) -> str:
+    """The rules file the bot runs with; tests pass their own with indirect parametrization."""
+    rules: str = getattr(request, "param", RULES)
+    return rules
+
+
+@pytest.fixture
+async def bot_env(
+    tmp_path: Path, database_url: str, new_topic: TopicFactory, kafka_broker: KafkaBroker,
     slack_standin: SlackStandin, kube_cluster: KubeCluster, clientintents_crd: str,
-    kube_admin_client: ApiClient, bot_kubeconfig: Path, bot_redis: str | None,
-) -> AsyncIterator[Bot]:
+    bot_kubeconfig: Path, bot_redis: str | None, bot_rules: str,
+) -> dict[str, str]:
+    """The environment of ``chatbot serve`` pointed at the bench (HTTP port chosen per bot)."""
     topic = await new_topic(partitions=3)
-    dlq = await new_topic()
     rules = tmp_path / "rules.yaml"
-    rules.write_text(RULES)
-    port = free_port()
+    rules.write_text(bot_rules)
     env = {
         **slack_standin.env(),
-        "CHATBOT_KAFKA_BOOTSTRAP": kafka_broker.bootstrap,  # type: ignore[attr-defined]
-        "CHATBOT_KAFKA_TOPIC": topic, "CHATBOT_KAFKA_DLQ_TOPIC": dlq,
+        "CHATBOT_KAFKA_BOOTSTRAP": kafka_broker.bootstrap,
+        "CHATBOT_KAFKA_TOPIC": topic, "CHATBOT_KAFKA_DLQ_TOPIC": await new_topic(),
         "CHATBOT_KAFKA_GROUP": f"bot-{topic}", "CHATBOT_DATABASE_URL": database_url,
         "CHATBOT_KUBECONFIG": str(bot_kubeconfig),
         "CHATBOT_INTENTS_SINK": "kubernetes", "CHATBOT_CONFIG": str(rules),
-        "CHATBOT_HTTP_HOST": "127.0.0.1", "CHATBOT_HTTP_PORT": str(port),
+        "CHATBOT_HTTP_HOST": "127.0.0.1",
     }
     if bot_redis:
         env["CHATBOT_REDIS_URL"] = bot_redis
-    settings = settings_from_env(env)
-    service = await build_service(settings)
+    return env
+
+
+@asynccontextmanager
+async def running_bot(env: dict[str, str], slack: SlackStandin,
+                      kube: ApiClient) -> AsyncIterator[Bot]:
+    """One service instance, in-process, until the block ends (then a graceful stop)."""
+    port = free_port()
+    service = await build_service(settings_from_env({**env, "CHATBOT_HTTP_PORT": str(port)}))
     stop = asyncio.Event()
     running = asyncio.create_task(run_service(service, stop))
 
     async def listening() -> bool:
         return port_open(port)
 
-    await eventually(listening, what="the bot's HTTP port")
-    yield Bot(service=service, slack=slack_standin, bootstrap=env["CHATBOT_KAFKA_BOOTSTRAP"],
-              topic=topic, url=f"http://127.0.0.1:{port}/slack/events",
-              secret=env["CHATBOT_SLACK_SIGNING_SECRET"], kube=kube_admin_client)
-    stop.set()
-    await asyncio.wait_for(running, 30)
+    try:
+        await eventually(listening, what="the bot's HTTP port")
+        yield Bot(service=service, slack=slack, bootstrap=env["CHATBOT_KAFKA_BOOTSTRAP"],
+                  topic=env["CHATBOT_KAFKA_TOPIC"], url=f"http://127.0.0.1:{port}/slack/events",
+                  secret=env["CHATBOT_SLACK_SIGNING_SECRET"], kube=kube)
+    finally:
+        stop.set()
+        await asyncio.wait_for(running, 30)
+
+
+@pytest.fixture
+async def bot(bot_env: dict[str, str], slack_standin: SlackStandin,
+              kube_admin_client: ApiClient) -> AsyncIterator[Bot]:
+    async with running_bot(bot_env, slack_standin, kube_admin_client) as started:
+        yield started

@@ -1,0 +1,164 @@
+"""The Helm chart on paper: it lints and renders for the defaults and the production values,
+refuses configurations that cannot work, hardens the pod, grants only ClientIntents, and never
+carries a secret value."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from chatbot.config.load import rules_from_document
+from tests.deploy.chart import (
+    CHART,
+    PRODUCTION_VALUES,
+    container,
+    env_of,
+    lint,
+    of_kind,
+    one,
+    render,
+    template,
+)
+
+SECRET_ENV = {"CHATBOT_SLACK_BOT_TOKEN", "CHATBOT_SLACK_SIGNING_SECRET", "CHATBOT_SLACK_APP_TOKEN",
+              "CHATBOT_KAFKA_SASL_PASSWORD", "CHATBOT_REDIS_URL"}
+CLIENTINTENTS_RULE = {"apiGroups": ["k8s.otterize.com"], "resources": ["clientintents"],
+                      "verbs": ["get", "list", "watch", "create", "update", "patch"]}
+
+
+@pytest.mark.parametrize("values", [(), (PRODUCTION_VALUES,)], ids=["defaults", "production"])
+def test_helm_lint_and_template_pass(helm_binary: Path, values: tuple[Path, ...]) -> None:
+    linted = lint(helm_binary, values=values)
+    assert linted.returncode == 0, linted.output
+    rendered = template(helm_binary, values=values)
+    assert rendered.returncode == 0, rendered.output
+
+
+def test_the_defaults_install_one_sqlite_replica_over_http(helm_binary: Path) -> None:
+    manifests = render(helm_binary)
+    assert {m["kind"] for m in manifests} == {
+        "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "ConfigMap", "Service",
+        "Deployment", "PersistentVolumeClaim"}
+    deployment = one(manifests, "Deployment")
+    assert deployment["spec"]["replicas"] == 1
+    assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+    env = env_of(container(deployment))
+    assert env["CHATBOT_DATABASE_URL"]["value"] == "sqlite+aiosqlite:////data/chatbot.db"
+    assert "CHATBOT_SLACK_APP_TOKEN" not in env and "CHATBOT_REDIS_URL" not in env
+
+
+def test_production_values_run_three_replicas_on_postgresql_and_redis(helm_binary: Path) -> None:
+    manifests = render(helm_binary, values=[PRODUCTION_VALUES])
+    deployment = one(manifests, "Deployment")
+    assert deployment["spec"]["replicas"] == 3
+    env = env_of(container(deployment))
+    for name in ("CHATBOT_DATABASE_URL", "CHATBOT_REDIS_URL", "CHATBOT_KAFKA_SASL_PASSWORD"):
+        assert env[name]["valueFrom"]["secretKeyRef"]["name"] == "flow-approval-chatbot"
+    assert env["CHATBOT_KAFKA_SSL_CAFILE"]["value"] == "/etc/chatbot/kafka-ca/ca.crt"
+    job = one(manifests, "Job")
+    assert job["metadata"]["annotations"]["helm.sh/hook"] == "pre-install,pre-upgrade"
+    migrate = job["spec"]["template"]["spec"]["containers"][0]
+    assert migrate["args"] == ["migrate"]
+    assert job["spec"]["template"]["spec"]["automountServiceAccountToken"] is False
+    assert one(manifests, "ServiceMonitor")["spec"]["endpoints"][0]["path"] == "/metrics"
+    assert not of_kind(manifests, "PersistentVolumeClaim")
+
+
+@pytest.mark.parametrize(("sets", "message"), [
+    ({"replicaCount": "3"}, "replicaCount > 1 needs database.type=postgresql"),
+    ({"replicaCount": "2", "database.type": "postgresql"}, "replicaCount > 1 needs redis.enabled"),
+    ({"database.type": "mysql"}, "database.type must be sqlite or postgresql"),
+    ({"rbac.scope": "namespaces"}, "needs at least one namespace"),
+])
+def test_configurations_that_cannot_work_are_refused_with_a_reason(
+        helm_binary: Path, sets: dict[str, str], message: str) -> None:
+    run = template(helm_binary, sets=sets)
+    assert run.returncode != 0 and message in run.output, run.output
+
+
+def test_the_pod_is_hardened_and_probed(helm_binary: Path) -> None:
+    for manifests in (render(helm_binary), render(helm_binary, values=[PRODUCTION_VALUES])):
+        deployment = one(manifests, "Deployment")
+        pod = deployment["spec"]["template"]["spec"]
+        assert pod["securityContext"]["runAsNonRoot"] is True
+        assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+        chatbot = container(deployment)
+        hardening = chatbot["securityContext"]
+        assert hardening["readOnlyRootFilesystem"] is True
+        assert hardening["allowPrivilegeEscalation"] is False
+        assert hardening["capabilities"] == {"drop": ["ALL"]}
+        assert hardening["seccompProfile"] == {"type": "RuntimeDefault"}
+        assert chatbot["livenessProbe"]["httpGet"]["path"] == "/healthz"
+        assert chatbot["readinessProbe"]["httpGet"]["path"] == "/readyz"
+        assert chatbot["resources"]["requests"] and chatbot["resources"]["limits"]
+        tmp = next(v for v in pod["volumes"] if v["name"] == "tmp")
+        assert "emptyDir" in tmp
+        assert {"name": "tmp", "mountPath": "/tmp"} in chatbot["volumeMounts"]
+
+
+def test_rbac_grants_clientintents_and_nothing_else(helm_binary: Path) -> None:
+    cluster = render(helm_binary)
+    assert one(cluster, "ClusterRole")["rules"] == [CLIENTINTENTS_RULE]
+    scoped = render(helm_binary, sets={"rbac.scope": "namespaces",
+                                       "rbac.namespaces": "{team-a,team-b}"})
+    assert not of_kind(scoped, "ClusterRole") and not of_kind(scoped, "ClusterRoleBinding")
+    roles = of_kind(scoped, "Role")
+    assert sorted(r["metadata"]["namespace"] for r in roles) == ["team-a", "team-b"]
+    assert all(r["rules"] == [CLIENTINTENTS_RULE] for r in roles)
+    bindings = of_kind(scoped, "RoleBinding")
+    assert all(b["subjects"] == [{"kind": "ServiceAccount", "name": "chatbot-flow-approval-chatbot",
+                                  "namespace": "flow-approval"}] for b in bindings)
+
+
+def test_secrets_are_only_referenced_never_rendered(helm_binary: Path) -> None:
+    for manifests in (render(helm_binary, sets={"slack.mode": "socket", "redis.enabled": "true"}),
+                      render(helm_binary, values=[PRODUCTION_VALUES])):
+        assert not of_kind(manifests, "Secret")
+        env = env_of(container(one(manifests, "Deployment")))
+        for name in SECRET_ENV & env.keys():
+            assert "value" not in env[name] and "secretKeyRef" in env[name]["valueFrom"], name
+    defaults = yaml.safe_load((CHART / "values.yaml").read_text())
+    assert all(ref["name"] == "" for ref in defaults["secret"]["keys"].values())
+
+
+def test_socket_mode_reads_the_app_token(helm_binary: Path) -> None:
+    env = env_of(container(one(render(helm_binary, sets={"slack.mode": "socket"}), "Deployment")))
+    assert env["CHATBOT_SLACK_APP_TOKEN"]["valueFrom"]["secretKeyRef"]["key"] == "slack-app-token"
+
+
+def test_the_rules_configmap_is_a_valid_rules_file(helm_binary: Path) -> None:
+    for values in ((), (PRODUCTION_VALUES,)):
+        configmap = one(render(helm_binary, values=values), "ConfigMap")
+        rules = rules_from_document(yaml.safe_load(configmap["data"]["rules.yaml"]))
+        assert rules.default_channel == "flow-alerts"
+
+
+def test_the_ingress_exposes_only_the_slack_endpoint(helm_binary: Path) -> None:
+    ingress = one(render(helm_binary, values=[PRODUCTION_VALUES]), "Ingress")
+    paths = ingress["spec"]["rules"][0]["http"]["paths"]
+    assert [(p["path"], p["pathType"]) for p in paths] == [("/slack/events", "Exact")]
+
+
+def test_every_value_is_documented() -> None:
+    lines = (CHART / "values.yaml").read_text().splitlines()
+    undocumented = []
+    for number, line in enumerate(lines):
+        stripped = line.strip()
+        if not stripped or stripped.startswith(("#", "- ")) or ":" not in stripped:
+            continue
+        if line.startswith(" ") and not stripped.split(":", 1)[1].strip():
+            continue  # a nested section header; its keys carry the comments
+        if line[0] == " " and lines[number - 1].strip().startswith("#"):
+            continue
+        if lines[number - 1].strip().startswith("#") or _block_comment_above(lines, number):
+            continue
+        undocumented.append(stripped)
+    assert not undocumented, f"values.yaml keys without a comment: {undocumented}"
+
+
+def _block_comment_above(lines: list[str], number: int) -> bool:
+    indent = len(lines[number]) - len(lines[number].lstrip())
+    previous = lines[number - 1] if number else ""
+    return previous.strip().startswith("#") and len(previous) - len(previous.lstrip()) == indent
