@@ -30,6 +30,7 @@ from chatbot.intents.wiring import intents_sink
 from chatbot.lifecycle import State
 from chatbot.metrics import Metrics
 from chatbot.pipeline.wiring import KafkaPipeline, kafka_pipeline
+from chatbot.review.app import make_review_app
 from chatbot.slack.blocks import apply_failure
 from chatbot.slack.client import bolt_app, group_lookup, web_client
 from chatbot.slack.outbox import SlackOutbox
@@ -139,6 +140,8 @@ async def run_service(service: Service, stop: asyncio.Event) -> None:
         site = web.TCPSite(runner, settings.http_host, settings.http_port)
         await site.start()
         log.info("listening on %s:%s", settings.http_host, settings.http_port)
+        if settings.dashboard_port is not None:
+            await _serve_dashboard(service, stack)
         tasks = [asyncio.create_task(service.outbox.run(stop), name="outbox"),
                  asyncio.create_task(service.applier.run(stop), name="applier"),
                  asyncio.create_task(service.escalator.run(stop), name="escalator")]
@@ -150,6 +153,21 @@ async def run_service(service: Service, stop: asyncio.Event) -> None:
             await asyncio.gather(*tasks, return_exceptions=True)
             for close in service.closers:
                 await close()
+
+
+async def _serve_dashboard(service: Service, stack: AsyncExitStack) -> None:
+    """The review page, read-only, on its own port (loopback unless configured otherwise)."""
+    settings = service.settings
+    assert settings.dashboard_port is not None
+    app = make_review_app(sessions=service.sessions, decider=service.decider,
+                          intents_dir=settings.intents_directory, user_id="dashboard",
+                          read_only=True, extra_hosts=settings.dashboard_hosts)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    stack.push_async_callback(runner.cleanup)
+    await web.TCPSite(runner, settings.dashboard_host, settings.dashboard_port).start()
+    log.info("read-only dashboard on http://%s:%s/", settings.dashboard_host,
+             settings.dashboard_port)
 
 
 def state_gauge(sessions: async_sessionmaker[AsyncSession], metrics: Metrics) -> Refresh:

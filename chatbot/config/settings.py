@@ -65,6 +65,9 @@ class Settings:
     http_port: int
     config_path: Path | None
     log_level: str
+    dashboard_port: int | None = None
+    dashboard_host: str = "127.0.0.1"
+    dashboard_hosts: tuple[str, ...] = ()
 
     @property
     def intents_directory(self) -> Path | None:
@@ -93,6 +96,9 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
     if protocol not in {"PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"}:
         raise ConfigError("CHATBOT_KAFKA_SECURITY_PROTOCOL must be PLAINTEXT, SSL, "
                           "SASL_PLAINTEXT or SASL_SSL")
+    dashboard = get("DASHBOARD_PORT")
+    if dashboard is not None and (not dashboard.isdigit() or not 0 < int(dashboard) <= 65535):
+        raise ConfigError(f"CHATBOT_DASHBOARD_PORT must be a port number, not {dashboard!r}")
     cafile = get("KAFKA_SSL_CAFILE")
     kubeconfig = get("KUBECONFIG")
     config = get("CONFIG")
@@ -122,4 +128,8 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
         http_port=int(port),
         config_path=Path(config) if config else None,
         log_level=(get("LOG_LEVEL", "INFO") or "INFO").upper(),
+        dashboard_port=int(dashboard) if dashboard else None,
+        dashboard_host=get("DASHBOARD_HOST", "127.0.0.1") or "127.0.0.1",
+        dashboard_hosts=tuple(h.strip() for h in (get("DASHBOARD_HOSTS") or "").split(",")
+                              if h.strip()),
     )

@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import cast
 
-from sqlalchemy import Table, bindparam, case, select, update
+import orjson
+from sqlalchemy import Table, bindparam, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chatbot.config.rules import Rules
@@ -23,6 +24,7 @@ from chatbot.store.dialect import insert_for
 from chatbot.store.models import Anomaly, SeenEvent
 
 ANOMALIES = cast(Table, Anomaly.__table__)
+_TIME = ANOMALIES.c.last_seen.type
 CHUNK = 500  # keeps every statement well under SQLite's bound-parameter limit
 
 
@@ -86,20 +88,18 @@ async def _first_sightings(
     """Events whose id was never stored before (the insert tells us which), fingerprinted."""
     unique: dict[str, tuple[str, FlowEvent]] = {}
     for event in events:
-        unique.setdefault(event.event_id, (fingerprint(event), event))
-    inserted: set[str] = set()
-    items = list(unique.items())
-    for start in range(0, len(items), CHUNK):
-        chunk = items[start : start + CHUNK]
-        statement = (
-            insert_for(session, SeenEvent)
-            .values([{"event_id": eid, "anomaly_id": fp, "seen_at": now}
-                     for eid, (fp, _) in chunk])
-            .on_conflict_do_nothing(index_elements=["event_id"])
-            .returning(SeenEvent.event_id)
-        )
-        inserted.update((await session.execute(statement)).scalars())
-    return [pair for eid, pair in items if eid in inserted]
+        if event.event_id not in unique:
+            unique[event.event_id] = (fingerprint(event), event)
+    rows = _JsonRows(session)
+    statement = text(
+        f"INSERT INTO {SeenEvent.__tablename__} (event_id, anomaly_id, seen_at) "
+        f"SELECT {rows.field(0)}, {rows.field(1)}, :seen_at FROM {rows.source} WHERE 1 = 1 "
+        "ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
+    ).bindparams(bindparam("seen_at", type_=SeenEvent.__table__.c.seen_at.type))
+    documents = [(eid, fp) for eid, (fp, _) in unique.items()]
+    inserted = set((await session.execute(
+        statement, {"rows": rows.bind(documents), "seen_at": now})).scalars())
+    return [pair for eid, pair in unique.items() if eid in inserted]
 
 
 def _fold(fresh: list[tuple[str, FlowEvent]]) -> dict[str, Sighting]:
@@ -161,26 +161,22 @@ def _new_row(sighting: Sighting, rules: Rules, now: datetime) -> dict[str, objec
 async def _bump(session: AsyncSession, sightings: list[Sighting], now: datetime) -> None:
     if not sightings:
         return
-    table = ANOMALIES
-    statement = (
-        update(table)
-        .where(table.c.id == bindparam("b_id"))
-        .values(
-            event_count=table.c.event_count + bindparam("b_count"),
-            last_seen=case((table.c.last_seen < bindparam("b_last"), bindparam("b_last")),
-                           else_=table.c.last_seen),
-            revision=table.c.revision + 1,
-        )
-    )
-    params = [{"b_id": s.anomaly_id, "b_count": s.count, "b_last": s.last} for s in sightings]
-    connection = await session.connection()
-    for start in range(0, len(params), CHUNK):
-        await connection.execute(statement, params[start : start + CHUNK])
+    rows = _JsonRows(session)
+    table = ANOMALIES.name
+    await session.execute(text(
+        f"UPDATE {table} SET event_count = {table}.event_count + seen.n, "
+        f"last_seen = CASE WHEN {table}.last_seen < seen.last THEN seen.last "
+        f"ELSE {table}.last_seen END, revision = {table}.revision + 1 "
+        f"FROM (SELECT {rows.field(0)} AS id, {rows.integer(1)} AS n, {rows.time(2)} AS last "
+        f"FROM {rows.source}) AS seen WHERE {table}.id = seen.id"
+    ), {"rows": rows.bind([(s.anomaly_id, s.count, rows.stored_time(s.last))
+                           for s in sightings])})
     raised = [s for s in sightings if s.severity.rank > Severity.MEDIUM.rank]
+    connection = await session.connection()
     for sighting in raised:
         await connection.execute(
-            update(table).where(table.c.id == sighting.anomaly_id)
-            .where(table.c.severity.in_(_below(sighting.severity)))
+            update(ANOMALIES).where(ANOMALIES.c.id == sighting.anomaly_id)
+            .where(ANOMALIES.c.severity.in_(_below(sighting.severity)))
             .values(severity=sighting.severity.value)
         )
 
@@ -201,3 +197,40 @@ async def _mark_retried_after_block(
     for anomaly_id in ids:
         record(session, anomaly_id=anomaly_id, actor="system", action="retried_after_block",
                result="ok", now=now)
+
+
+class _JsonRows:
+    """A batch of rows bound as ONE JSON-array parameter (``:rows``) and read back as a table
+    by the database, so one statement covers a whole batch with a single bind: no per-row
+    parameter processing, no statement compiled per batch size, no bound-parameter limit."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._dialect = session.get_bind().dialect
+        self._sqlite = self._dialect.name == "sqlite"
+        if self._sqlite:
+            self.source = "json_each(:rows)"
+        elif self._dialect.name == "postgresql":
+            self.source = "json_array_elements(CAST(:rows AS json)) AS batch(value)"
+        else:
+            raise RuntimeError(f"unsupported database dialect {self._dialect.name!r}")
+
+    def field(self, index: int) -> str:
+        return f"json_extract(value, '$[{index}]')" if self._sqlite else f"(value ->> {index})"
+
+    def integer(self, index: int) -> str:
+        return f"CAST({self.field(index)} AS BIGINT)"
+
+    def time(self, index: int) -> str:
+        """A timestamp stored as :meth:`stored_time` wrote it, comparable with the column."""
+        return self.field(index) if self._sqlite else f"CAST({self.field(index)} AS timestamptz)"
+
+    def stored_time(self, value: datetime) -> str:
+        """SQLite keeps the column's own text form (it compares as text); PostgreSQL casts
+        ISO 8601 back to timestamptz."""
+        if self._sqlite:
+            return str(_TIME.dialect_impl(self._dialect).bind_processor(self._dialect)(value))
+        return value.isoformat()
+
+    @staticmethod
+    def bind(rows: Sequence[tuple[object, ...]]) -> str:
+        return orjson.dumps(rows).decode()

@@ -10,9 +10,13 @@ from collections.abc import Awaitable, Callable
 import aiohttp
 import pytest
 from kubernetes_asyncio import client
+from kubernetes_asyncio.client import ApiClient
 from redis.asyncio import Redis
 
 from chatbot.slack.ids import ActionId
+from testbench.process import free_port
+from testbench.slack import SlackStandin
+from tests.scenarios.conftest import running_bot
 from tests.scenarios.harness import STRANGER, Bot, eventually, flow_event
 
 
@@ -235,3 +239,21 @@ async def test_with_redis_redeliveries_are_skipped_and_the_database_still_decide
         await eventually(counted(12), what="only the new event counted again")
     finally:
         await redis.aclose()
+
+
+async def test_serve_can_show_a_read_only_dashboard(
+        bot_env: dict[str, str], slack_standin: SlackStandin, kube_admin_client: ApiClient,
+        kube_namespace: str) -> None:
+    port = free_port()
+    env = {**bot_env, "CHATBOT_DASHBOARD_PORT": str(port)}
+    async with running_bot(env, slack_standin, kube_admin_client) as dashboard_bot:
+        await dashboard_bot.send(flow_event(client_ns=kube_namespace))
+        [anomaly] = await dashboard_bot.card_posted()
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"http://127.0.0.1:{port}/api/anomalies") as response:
+                assert response.status == 200
+                assert anomaly.id in await response.text()
+            async with http.post(f"http://127.0.0.1:{port}/api/anomalies/{anomaly.id}/approve",
+                                 headers={"Origin": f"http://127.0.0.1:{port}"}) as response:
+                assert response.status in (403, 405)
+        assert (await dashboard_bot.anomaly(anomaly.id)).state == "pending"
