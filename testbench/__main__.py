@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import shlex
@@ -19,7 +20,10 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from kubernetes_asyncio import client, config
+
 from testbench import browser, helm, kafka, kube, postgres, redis
+from testbench.kube_crd import CLIENTINTENTS_CRD, apply_crd
 from testbench.paths import cache_dir
 from testbench.process import BenchError, free_port, port_open, progress, stop_pid
 
@@ -54,6 +58,11 @@ def up() -> dict[str, str]:
             handles.append(handle)
             env.update(handle.env())
             progress(handle.describe())
+        cluster = next(h for h in handles if isinstance(h, kube.KubeCluster))
+        asyncio.run(_prepare_cluster(cluster.admin_kubeconfig))
+        rules = cache_dir("up") / "rules.yaml"
+        rules.write_text(UP_RULES)
+        env["CHATBOT_CONFIG"] = str(rules)
         port = free_port()
         standin = subprocess.Popen(
             [sys.executable, "-m", "testbench.slack", "serve", "--port", str(port)],
@@ -76,6 +85,30 @@ def up() -> dict[str, str]:
     pids.extend(_pids_of(handles))
     state_file().write_text(json.dumps({"pids": pids, "env": env}, indent=2))
     return env
+
+
+UP_RULES = """# written by `python -m testbench up`: everything to #flow-alerts, U0OWNER decides
+channels: {default: flow-alerts, war_room: war-room}
+approvers:
+  - {namespaces: ["*"], users: [U0OWNER]}
+"""
+
+
+# The client namespaces of the bundled sample flows, so approving a sample works by hand.
+SAMPLE_NAMESPACES = ("rps", "kafka", "monitoring")
+
+
+async def _prepare_cluster(kubeconfig: Path) -> None:
+    api_client = await config.new_client_from_config(config_file=str(kubeconfig),
+                                                     persist_config=False)
+    try:
+        await apply_crd(api_client, CLIENTINTENTS_CRD)
+        core = client.CoreV1Api(api_client)
+        for name in SAMPLE_NAMESPACES:
+            await core.create_namespace(client.V1Namespace(
+                metadata=client.V1ObjectMeta(name=name)))
+    finally:
+        await api_client.close()
 
 
 def down() -> None:

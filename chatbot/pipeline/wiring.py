@@ -20,8 +20,12 @@ from chatbot.pipeline.dead_letter import DeadLetters
 from chatbot.pipeline.kafka_clients import consumer_kwargs, producer_kwargs
 from chatbot.store.ingest import IngestResult
 from chatbot.store.seen_cache import SeenCache
+from chatbot.waiting import nap
 
 log = logging.getLogger("chatbot.pipeline")
+
+
+TOPIC_POLL_SECONDS = 2.0
 
 
 @dataclass
@@ -29,10 +33,19 @@ class KafkaPipeline:
     consumer: FlowConsumer
     kafka_consumer: AIOKafkaConsumer
     producer: AIOKafkaProducer
+    topic: str
+    dlq_topic: str
 
     async def run(self, stop: asyncio.Event) -> None:
         await self.producer.start()
         await self.kafka_consumer.start()
+        try:
+            if not await self._topics_exist(stop):
+                return
+        except BaseException:
+            await self.kafka_consumer.stop()
+            await self.producer.stop()
+            raise
         loop = asyncio.create_task(self.consumer.run(), name="flow-consumer")
         try:
             await stop.wait()
@@ -42,6 +55,25 @@ class KafkaPipeline:
             loop.cancel()
             await self.kafka_consumer.stop()
             await self.producer.stop()
+
+    async def _topics_exist(self, stop: asyncio.Event) -> bool:
+        """Wait for the anomaly topic: a consumer subscribed to a topic created later would
+        not see it until its next metadata refresh, minutes later. False if stopped first."""
+        told = False
+        while not stop.is_set():
+            topics = await self.kafka_consumer.topics()
+            if self.topic in topics:
+                if self.dlq_topic not in topics:
+                    log.warning("dead-letter topic %s does not exist; bad events will fail to "
+                                "send unless the broker auto-creates topics", self.dlq_topic)
+                return True
+            if not told:
+                log.warning("topic %s does not exist yet; waiting for it", self.topic)
+                told = True
+            await nap(stop, seconds=TOPIC_POLL_SECONDS)
+        await self.kafka_consumer.stop()
+        await self.producer.stop()
+        return False
 
 
 async def kafka_pipeline(
@@ -61,4 +93,5 @@ async def kafka_pipeline(
         dead_letters=DeadLetters(producer=producer, topic=settings.dlq_topic, clock=clock),
         sessions=sessions, rules=rules, clock=clock, metrics=metrics, logger=log,
         on_stored=on_stored, seen=seen)
-    return KafkaPipeline(consumer=flow, kafka_consumer=kafka_consumer, producer=producer)
+    return KafkaPipeline(consumer=flow, kafka_consumer=kafka_consumer, producer=producer,
+                         topic=settings.topic, dlq_topic=settings.dlq_topic)

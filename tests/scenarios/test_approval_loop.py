@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 
 import aiohttp
@@ -14,6 +15,7 @@ from kubernetes_asyncio.client import ApiClient
 from redis.asyncio import Redis
 
 from chatbot.slack.ids import ActionId
+from testbench.kafka import KafkaBroker
 from testbench.process import free_port
 from testbench.slack import SlackStandin
 from tests.scenarios.conftest import running_bot
@@ -257,3 +259,18 @@ async def test_serve_can_show_a_read_only_dashboard(
                                  headers={"Origin": f"http://127.0.0.1:{port}"}) as response:
                 assert response.status in (403, 405)
         assert (await dashboard_bot.anomaly(anomaly.id)).state == "pending"
+
+
+async def test_a_service_started_before_its_topic_waits_for_it(
+        bot_env: dict[str, str], slack_standin: SlackStandin, kube_admin_client: ApiClient,
+        kafka_broker: KafkaBroker, kube_namespace: str) -> None:
+    topic = f"late-{uuid.uuid4().hex[:8]}"
+    env = {**bot_env, "CHATBOT_KAFKA_TOPIC": topic}
+    async with running_bot(env, slack_standin, kube_admin_client) as late:
+        base = late.url.removesuffix("/slack/events")
+        async with aiohttp.ClientSession() as http, http.get(f"{base}/readyz") as response:
+            assert response.status == 503
+            assert (await response.json())["checks"]["kafka"] is False
+        await kafka_broker.create_topic(topic, partitions=1)
+        await late.send(flow_event(client_ns=kube_namespace))
+        await late.card_posted()
