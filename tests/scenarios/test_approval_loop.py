@@ -19,7 +19,7 @@ from testbench.kafka import KafkaBroker
 from testbench.process import free_port
 from testbench.slack import SlackStandin
 from tests.scenarios.conftest import running_bot
-from tests.scenarios.harness import STRANGER, Bot, eventually, flow_event
+from tests.scenarios.harness import OWNER, STRANGER, Bot, eventually, flow_event
 
 
 def buttons(blocks: list[dict[str, object]]) -> list[str]:
@@ -274,3 +274,33 @@ async def test_a_service_started_before_its_topic_waits_for_it(
         await kafka_broker.create_topic(topic, partitions=1)
         await late.send(flow_event(client_ns=kube_namespace))
         await late.card_posted()
+
+
+ROUTED = f"""
+channels: {{default: flow-alerts}}
+routes:
+  - {{namespaces: ["team-b-*"], channel: team-b}}
+approvers:
+  - {{namespaces: ["*"], users: [{OWNER}]}}
+"""
+
+
+@pytest.mark.parametrize("bot_rules", [ROUTED], indirect=True)
+async def test_a_429_holds_only_its_channel_for_retry_after(
+        bot: Bot, kube_namespace: str, slack_standin: SlackStandin) -> None:
+    slack_standin.add_channel("team-b")
+    slack_standin.fail_next(1, status=429, retry_after=4, method="chat.postMessage")
+    await bot.send(flow_event(client_ns=kube_namespace))
+
+    async def limited() -> bool:
+        return any(c.status == 429 for c in slack_standin.calls("chat.postMessage"))
+    await eventually(limited, what="the first post answered 429")
+    await bot.send(flow_event(client_ns="team-b-payments"))
+    await bot.card_posted(count=2)
+    posts = [c for c in slack_standin.calls("chat.postMessage")]
+    refused, *accepted = posts
+    assert refused.status == 429
+    assert [c.params["channel"] for c in accepted] == ["team-b", "flow-alerts"]
+    assert accepted[1].at - refused.at >= 4  # honoured Retry-After
+    assert len(slack_standin.messages("flow-alerts")) == 1
+    assert len(slack_standin.messages("team-b")) == 1
