@@ -22,18 +22,20 @@ COPY migrations ./migrations
 # Runtime dependencies only (no [dev] extra). Installed in place (-e): chatbot/store/migrate.py
 # finds the Alembic scripts at ../../migrations, beside the package, which a wheel does not
 # carry; the runtime stage keeps this exact /app layout.
+# Bytecode is compiled here because the root filesystem is read-only at run time.
 RUN pip install --editable /app \
     && pip uninstall --yes pip \
     && rm -rf /app/*.egg-info \
-    && find /opt/venv /app -name __pycache__ -prune -exec rm -rf {} +
+    && python -m compileall -q --invalidation-mode unchecked-hash /app/chatbot /app/handlers \
+       /app/migrations
 
 FROM ${PYTHON_IMAGE} AS runtime
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1
 # A fixed numeric uid/gid, so Kubernetes can verify runAsNonRoot (the chart uses 10001).
-RUN groupadd --system --gid 10001 chatbot \
-    && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \
+RUN groupadd --gid 10001 chatbot \
+    && useradd --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \
        --shell /usr/sbin/nologin chatbot \
     && mkdir /data && chown 10001:10001 /data
 COPY --from=build /opt/venv /opt/venv

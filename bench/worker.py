@@ -97,7 +97,10 @@ def raw_confluent(bootstrap: str, topic: str, total: int) -> float:
     first: float | None = None
     try:
         while seen < total:
-            messages = consumer.consume(num_messages=MAX_RECORDS, timeout=POLL_MS / 1000)
+            # consume() waits until it has num_messages (or the timeout): never ask for more
+            # than are left, or the last call would idle out its timeout.
+            messages = consumer.consume(num_messages=min(MAX_RECORDS, total - seen),
+                                        timeout=POLL_MS / 1000)
             if messages and first is None:
                 first = time.monotonic()
             seen += sum(1 for message in messages if message.error() is None)

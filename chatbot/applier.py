@@ -17,6 +17,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from chatbot.card import Card, card_from_row
+from chatbot.chaos import crash_point
 from chatbot.clock import Clock
 from chatbot.errors import ChatbotError, PermanentError
 from chatbot.intents.document import ApprovalNote
@@ -110,6 +111,7 @@ class Applier:
         note = ApprovalNote(anomaly_id=card.anomaly_id, approved_by=card.decided_by or "unknown",
                             approved_at=card.decided_at or self._clock.now())
         try:
+            crash_point("before_apply")
             applied = await self._sink.apply(client=card.client, target=card.target, note=note)
         except ChatbotError as error:
             await self._failed(card, error)
@@ -119,6 +121,7 @@ class Applier:
             await self._failed(card, error)
             return
         self._observe_latency(self._clock.monotonic() - started)
+        crash_point("after_apply")
         await self._succeeded(card, applied)
 
     async def _succeeded(self, card: Card, applied: Applied) -> None:

@@ -98,3 +98,7 @@ def _stop_on_signals() -> asyncio.Event:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     return stop
+
+
+if __name__ == "__main__":  # `python -m chatbot.cli …`, as the fault tests run it
+    sys.exit(main())

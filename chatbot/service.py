@@ -118,7 +118,7 @@ async def build_service(settings: Settings, *, clock: Clock | None = None,
     probes: dict[str, Probe] = {"database": database_ready,
                                 "slack": _flag(lambda: outbox.healthy)}
     if pipeline is not None:
-        probes["kafka"] = _flag(lambda: pipeline.consumer.healthy)
+        probes["kafka"] = pipeline.ready
     probes["cluster"] = cluster_ready
     web_app = make_web_app(bolt=bolt, metrics=metrics, probes=probes,
                            before_metrics=state_gauge(sessions, metrics))

@@ -12,6 +12,7 @@ import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from testbench.kube_api import AdminApi
 from testbench.kube_build import ETCD_VERSION, KUBERNETES_VERSION, KubeBinaries, install
@@ -42,6 +43,7 @@ class KubeCluster:
     etcd_url: str
     apiserver: Server
     admin_api: AdminApi
+    apiserver_binary: Path | None = None
 
     def user_kubeconfig(self, name: str, groups: Sequence[str] = ()) -> Path:
         """A kubeconfig for user `name` in `groups`; it may do only what RBAC grants it."""
@@ -88,6 +90,20 @@ class KubeCluster:
 
     def env(self) -> dict[str, str]:
         return {"CHATBOT_KUBECONFIG": str(self.admin_kubeconfig)}
+
+    def stop_apiserver(self) -> None:
+        """Stop only the kube-apiserver (clients get "connection refused"); etcd keeps the
+        data for :meth:`start_apiserver`. For fault tests."""
+        self.apiserver.stop(grace=STOP_GRACE)
+
+    def start_apiserver(self) -> None:
+        """Start the kube-apiserver again on the same port, so kubeconfigs stay valid."""
+        if self.apiserver_binary is None:
+            raise BenchError("kube-apiserver", "this cluster does not know its binary")
+        if self.apiserver.alive():
+            raise BenchError("kube-apiserver", "already running")
+        self.apiserver, _ = _start_apiserver(self.apiserver_binary, self.workdir, self.pki,
+                                             self.etcd_url, port=urlsplit(self.server).port)
 
     def stop(self) -> None:
         """Stop the apiserver, then etcd (the apiserver needs etcd to shut down cleanly).
@@ -138,6 +154,7 @@ def start(binaries: KubeBinaries | None = None) -> KubeCluster:
         etcd_url=etcd_url,
         apiserver=apiserver,
         admin_api=AdminApi(server, pki),
+        apiserver_binary=binaries.kube_apiserver,
     )
 
 
@@ -173,9 +190,9 @@ def _etcd_healthy(client_url: str) -> bool:
 
 
 def _start_apiserver(
-    binary: Path, workdir: Path, pki: ClusterPki, etcd_url: str
+    binary: Path, workdir: Path, pki: ClusterPki, etcd_url: str, *, port: int | None = None
 ) -> tuple[Server, str]:
-    port = free_port()
+    port = port or free_port()
     server = f"https://127.0.0.1:{port}"
     argv = [
         str(binary),

@@ -190,13 +190,18 @@ class PostgresServer:
 
     def stop(self) -> None:
         """Fast shutdown (SIGINT disconnects clients) and delete the cluster's files."""
+        self.halt()
+        shutil.rmtree(self.base, ignore_errors=True)
+
+    def halt(self) -> None:
+        """Fast shutdown, keeping the data for :meth:`launch` (a database outage, for fault
+        tests: clients get "connection refused" until it is back on the same port)."""
         if self.server is not None:
             self.server.process.send_signal(signal.SIGINT)
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.server.process.wait(timeout=30.0)
             self.server.stop(grace=0.0)
             self.server = None
-        shutil.rmtree(self.base, ignore_errors=True)
 
     def _as_account(self) -> list[str]:
         """setpriv execs in place (unlike runuser), so the server's pid is postgres itself."""

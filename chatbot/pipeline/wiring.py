@@ -36,6 +36,16 @@ class KafkaPipeline:
     topic: str
     dlq_topic: str
 
+    async def ready(self) -> bool:
+        """The readiness probe: the loop is running, the last batch was stored, and a broker
+        answers. aiokafka rides out a lost broker inside ``getmany`` (it reconnects and
+        returns nothing), so the loop alone never notices an outage; a metadata request
+        does (it raises once no known broker answers)."""
+        if not self.consumer.healthy:
+            return False
+        await self.kafka_consumer.topics()
+        return True
+
     async def run(self, stop: asyncio.Event) -> None:
         await self.producer.start()
         await self.kafka_consumer.start()

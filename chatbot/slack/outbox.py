@@ -21,6 +21,7 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from chatbot.card import Card, card_from_row
+from chatbot.chaos import crash_point
 from chatbot.clock import Clock
 from chatbot.config.rules import Rules
 from chatbot.escalation.war_room import WarRoomDesk
@@ -187,6 +188,7 @@ class SlackOutbox:
             channel=row.channel, metadata=message_metadata(card), unfurl_links=False,
             unfurl_media=False, **anomaly_message(card))
         self._on_call("chat.postMessage", "ok")
+        crash_point("after_post")
         self._channels.remember(row.channel, str(response["channel"]))
         await self._record_post(row, str(response["channel"]), str(response["ts"]),
                                 row.revision, row.version, reconciled=False)

@@ -8,10 +8,29 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import cast
+from typing import Any
+from typing import cast as typed
 
 import orjson
-from sqlalchemy import Table, bindparam, select, text, update
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    ColumnElement,
+    DateTime,
+    Select,
+    String,
+    Table,
+    bindparam,
+    case,
+    cast,
+    func,
+    insert,
+    literal,
+    literal_column,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chatbot.config.rules import Rules
@@ -21,11 +40,13 @@ from chatbot.events.model import FlowEvent, Severity
 from chatbot.lifecycle import State
 from chatbot.store.audit import record
 from chatbot.store.dialect import insert_for
-from chatbot.store.models import Anomaly, SeenEvent
+from chatbot.store.models import Anomaly, AuditEntry, SeenEvent
 
-ANOMALIES = cast(Table, Anomaly.__table__)
+ANOMALIES = typed(Table, Anomaly.__table__)
+AUDIT = typed(Table, AuditEntry.__table__)
 _TIME = ANOMALIES.c.last_seen.type
 CHUNK = 500  # keeps every statement well under SQLite's bound-parameter limit
+Known = tuple[str, datetime | None]  # a stored flow's state and when it last retried a block
 
 
 @dataclass
@@ -65,12 +86,15 @@ async def ingest(
     sightings = _fold(fresh)
     if not sightings:
         return result
-    known = await _known_states(session, list(sightings))
-    created = await _create(session, [s for s in sightings.values() if s.anomaly_id not in known],
-                            rules=rules, now=now)
+    # Bump first: the rows it touches are the known flows (with their state), the rest are
+    # new. One that another replica creates in between is bumped after our insert loses.
+    known = await _bump(session, list(sightings.values()))
+    unknown = [s for s in sightings.values() if s.anomaly_id not in known]
+    created = await _create(session, unknown, rules=rules, now=now)
     result.new_anomalies = created
-    repeated = [s for s in sightings.values() if s.anomaly_id not in created]
-    await _bump(session, repeated, now)
+    taken = set(created)
+    known.update(await _bump(session, [s for s in unknown if s.anomaly_id not in taken]))
+    repeated = [s for s in sightings.values() if s.anomaly_id in known]
     result.repeated = [s.anomaly_id for s in repeated]
     window = timedelta(seconds=rules.escalation.retried_after_block_window_seconds)
     for sighting in repeated:
@@ -91,14 +115,17 @@ async def _first_sightings(
         if event.event_id not in unique:
             unique[event.event_id] = (fingerprint(event), event)
     rows = _JsonRows(session)
-    statement = text(
-        f"INSERT INTO {SeenEvent.__tablename__} (event_id, anomaly_id, seen_at) "
-        f"SELECT {rows.field(0)}, {rows.field(1)}, :seen_at FROM {rows.source} WHERE 1 = 1 "
-        "ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
-    ).bindparams(bindparam("seen_at", type_=SeenEvent.__table__.c.seen_at.type))
-    documents = [(eid, fp) for eid, (fp, _) in unique.items()]
-    inserted = set((await session.execute(
-        statement, {"rows": rows.bind(documents), "seen_at": now})).scalars())
+    columns = rows.select(rows.field(0), rows.field(1),
+                          literal(now, SeenEvent.__table__.c.seen_at.type))
+    statement = (
+        insert_for(session, SeenEvent.__table__)
+        .from_select(["event_id", "anomaly_id", "seen_at"], columns.where(true()))
+        .on_conflict_do_nothing(index_elements=["event_id"])
+        .returning(SeenEvent.event_id)
+    )
+    bound = rows.bind([(eid, fp) for eid, (fp, _) in unique.items()])
+    connection = await session.connection()
+    inserted = set((await connection.execute(statement, bound)).scalars())
     return [pair for eid, pair in unique.items() if eid in inserted]
 
 
@@ -114,31 +141,25 @@ def _fold(fresh: list[tuple[str, FlowEvent]]) -> dict[str, Sighting]:
     return sightings
 
 
-async def _known_states(
-    session: AsyncSession, ids: list[str]
-) -> dict[str, tuple[str, datetime | None]]:
-    known: dict[str, tuple[str, datetime | None]] = {}
-    for start in range(0, len(ids), CHUNK):
-        rows = await session.execute(
-            select(Anomaly.id, Anomaly.state, Anomaly.retried_after_block_at)
-            .where(Anomaly.id.in_(ids[start : start + CHUNK]))
-        )
-        known.update({row.id: (row.state, row.retried_after_block_at) for row in rows})
-    return known
-
-
 async def _create(
     session: AsyncSession, sightings: list[Sighting], *, rules: Rules, now: datetime
 ) -> list[str]:
-    created: list[str] = []
-    for start in range(0, len(sightings), CHUNK):
-        rows = [_new_row(s, rules, now) for s in sightings[start : start + CHUNK]]
-        statement = (insert_for(session, Anomaly).values(rows)
-                     .on_conflict_do_nothing(index_elements=["id"]).returning(Anomaly.id))
-        created.extend((await session.execute(statement)).scalars())
-    for anomaly_id in created:
-        record(session, anomaly_id=anomaly_id, actor="system", action="detected", result="ok",
-               now=now)
+    if not sightings:
+        return []
+    connection = await session.connection()
+    # executemany: one cached statement, batched by the driver layer ("insertmanyvalues"),
+    # instead of a multi-row VALUES compiled afresh for every batch.
+    created = list((await connection.execute(
+        insert_for(session, ANOMALIES).on_conflict_do_nothing(index_elements=["id"])
+        .returning(ANOMALIES.c.id),
+        [_new_row(s, rules, now) for s in sightings],
+    )).scalars())
+    if created:
+        # The audit entries record() would add, written in one statement rather than one
+        # ORM flush round trip each.
+        await connection.execute(insert(AUDIT), [
+            {"at": now, "anomaly_id": anomaly_id, "actor": "system", "action": "detected",
+             "result": "ok", "detail": {}} for anomaly_id in created])
     return created
 
 
@@ -158,27 +179,34 @@ def _new_row(sighting: Sighting, rules: Rules, now: datetime) -> dict[str, objec
     }
 
 
-async def _bump(session: AsyncSession, sightings: list[Sighting], now: datetime) -> None:
+async def _bump(session: AsyncSession, sightings: list[Sighting]) -> dict[str, Known]:
+    """Add the sightings to the flows already stored; returns those flows' states."""
     if not sightings:
-        return
+        return {}
     rows = _JsonRows(session)
-    table = ANOMALIES.name
-    await session.execute(text(
-        f"UPDATE {table} SET event_count = {table}.event_count + seen.n, "
-        f"last_seen = CASE WHEN {table}.last_seen < seen.last THEN seen.last "
-        f"ELSE {table}.last_seen END, revision = {table}.revision + 1 "
-        f"FROM (SELECT {rows.field(0)} AS id, {rows.integer(1)} AS n, {rows.time(2)} AS last "
-        f"FROM {rows.source}) AS seen WHERE {table}.id = seen.id"
-    ), {"rows": rows.bind([(s.anomaly_id, s.count, rows.stored_time(s.last))
-                           for s in sightings])})
-    raised = [s for s in sightings if s.severity.rank > Severity.MEDIUM.rank]
+    table = ANOMALIES
+    seen = rows.select(rows.field(0).label("id"), rows.integer(1).label("n"),
+                       rows.time(2).label("last")).subquery("seen")
     connection = await session.connection()
+    bumped = await connection.execute(
+        update(table).where(table.c.id == seen.c.id).values(
+            event_count=table.c.event_count + seen.c.n,
+            last_seen=case((table.c.last_seen < seen.c.last, seen.c.last),
+                           else_=table.c.last_seen),
+            revision=table.c.revision + 1,
+        ).returning(table.c.id, table.c.state, table.c.retried_after_block_at),
+        rows.bind([(s.anomaly_id, s.count, rows.stored_time(s.last)) for s in sightings]),
+    )
+    known = {row.id: (row.state, row.retried_after_block_at) for row in bumped}
+    raised = [s for s in sightings
+              if s.severity.rank > Severity.MEDIUM.rank and s.anomaly_id in known]
     for sighting in raised:
         await connection.execute(
-            update(ANOMALIES).where(ANOMALIES.c.id == sighting.anomaly_id)
-            .where(ANOMALIES.c.severity.in_(_below(sighting.severity)))
+            update(table).where(table.c.id == sighting.anomaly_id)
+            .where(table.c.severity.in_(_below(sighting.severity)))
             .values(severity=sighting.severity.value)
         )
+    return known
 
 
 def _below(severity: Severity) -> list[str]:
@@ -200,37 +228,47 @@ async def _mark_retried_after_block(
 
 
 class _JsonRows:
-    """A batch of rows bound as ONE JSON-array parameter (``:rows``) and read back as a table
-    by the database, so one statement covers a whole batch with a single bind: no per-row
-    parameter processing, no statement compiled per batch size, no bound-parameter limit."""
+    """A batch of rows bound as ONE JSON-array parameter and read back as a table by the
+    database, so one statement covers a whole batch: no per-row parameter processing, no
+    statement compiled per batch size, no bound-parameter limit."""
 
     def __init__(self, session: AsyncSession) -> None:
         self._dialect = session.get_bind().dialect
         self._sqlite = self._dialect.name == "sqlite"
+        document = bindparam("rows", type_=String())
         if self._sqlite:
-            self.source = "json_each(:rows)"
+            elements = func.json_each(document)
         elif self._dialect.name == "postgresql":
-            self.source = "json_array_elements(CAST(:rows AS json)) AS batch(value)"
+            elements = func.json_array_elements(cast(document, JSON))
         else:
             raise RuntimeError(f"unsupported database dialect {self._dialect.name!r}")
+        self._table = elements.table_valued("value").alias("batch")
+        self._store_time = _TIME.dialect_impl(self._dialect).bind_processor(self._dialect)
 
-    def field(self, index: int) -> str:
-        return f"json_extract(value, '$[{index}]')" if self._sqlite else f"(value ->> {index})"
+    def select(self, *columns: ColumnElement[Any]) -> Select[Any]:
+        return select(*columns).select_from(self._table)
 
-    def integer(self, index: int) -> str:
-        return f"CAST({self.field(index)} AS BIGINT)"
+    def field(self, index: int) -> ColumnElement[Any]:
+        value = self._table.c.value
+        if self._sqlite:
+            return func.json_extract(value, f"$[{index}]")
+        return value.op("->>")(literal_column(str(index)))
 
-    def time(self, index: int) -> str:
-        """A timestamp stored as :meth:`stored_time` wrote it, comparable with the column."""
-        return self.field(index) if self._sqlite else f"CAST({self.field(index)} AS timestamptz)"
+    def integer(self, index: int) -> ColumnElement[Any]:
+        return cast(self.field(index), BigInteger)
+
+    def time(self, index: int) -> ColumnElement[Any]:
+        """A timestamp written by :meth:`stored_time`, comparable with the column."""
+        if self._sqlite:
+            return self.field(index)
+        return cast(self.field(index), DateTime(timezone=True))
 
     def stored_time(self, value: datetime) -> str:
-        """SQLite keeps the column's own text form (it compares as text); PostgreSQL casts
-        ISO 8601 back to timestamptz."""
-        if self._sqlite:
-            return str(_TIME.dialect_impl(self._dialect).bind_processor(self._dialect)(value))
+        """SQLite compares the column's own text form; PostgreSQL casts ISO 8601 back."""
+        if self._sqlite and self._store_time is not None:
+            return str(self._store_time(value))
         return value.isoformat()
 
     @staticmethod
-    def bind(rows: Sequence[tuple[object, ...]]) -> str:
-        return orjson.dumps(rows).decode()
+    def bind(rows: Sequence[tuple[object, ...]]) -> dict[str, str]:
+        return {"rows": orjson.dumps(rows).decode()}

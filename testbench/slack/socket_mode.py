@@ -40,6 +40,8 @@ class SocketModeHub:
         """Every acknowledgement received, in order."""
         self.connections = 0
         """WebSockets accepted so far (a reconnect counts again)."""
+        self.revoked: set[str] = set()
+        """App-level tokens ``apps.connections.open`` answers with ``invalid_auth``."""
 
     def routes(self) -> list[web.RouteDef]:
         # Registered before the generic /api/{method} route, which only knows bot tokens.
@@ -50,8 +52,11 @@ class SocketModeHub:
         return sum(1 for socket in self._sockets if not socket.closed)
 
     async def deliver(self, payload: JSONObject, *, kind: str = "interactive",
+                      accepts_response_payload: bool = False,
                       within: float = 10.0) -> JSONObject:
-        """Send ``payload`` in an envelope to a connected app and return its ack."""
+        """Send ``payload`` in an envelope to a connected app and return its ack. (Slack
+        sets ``accepts_response_payload`` for modal submissions and slash commands, which
+        may answer in the ack; button clicks answer through the Web API.)"""
         socket = await self._a_socket(within)
         envelope_id = f"{time.time():.0f}-{secrets.token_hex(8)}"
         acked: asyncio.Future[JSONObject] = asyncio.get_running_loop().create_future()
@@ -59,7 +64,7 @@ class SocketModeHub:
         try:
             await socket.send_str(json.dumps({
                 "envelope_id": envelope_id, "type": kind, "payload": payload,
-                "accepts_response_payload": kind != "events_api"}))
+                "accepts_response_payload": accepts_response_payload}))
             return await asyncio.wait_for(acked, within)
         finally:
             self._pending.pop(envelope_id, None)
@@ -93,6 +98,8 @@ class SocketModeHub:
             body: JSONObject = {"ok": False, "error": "not_authed"}
         elif not token.startswith("xapp-"):
             body = {"ok": False, "error": "not_allowed_token_type"}
+        elif token in self.revoked:
+            body = {"ok": False, "error": "invalid_auth"}
         else:
             ticket = secrets.token_hex(16)
             self._tickets.add(ticket)

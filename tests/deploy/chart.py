@@ -18,6 +18,8 @@ CHART = REPO / "deploy" / "helm" / "flow-approval-chatbot"
 PRODUCTION_VALUES = REPO / "deploy" / "helm" / "values-production.yaml"
 
 Manifest = dict[str, Any]
+Sets = Mapping[str, str] | None
+"""``--set key=value`` pairs."""
 
 
 @dataclass(frozen=True)
@@ -35,24 +37,24 @@ def helm(binary: Path, *args: str) -> HelmRun:
     return HelmRun(done.returncode, done.stdout + done.stderr)
 
 
-def value_args(values: Sequence[Path] = (), sets: Mapping[str, str] = ()) -> list[str]:
+def value_args(values: Sequence[Path] = (), sets: Sets = None) -> list[str]:
     args = [arg for path in values for arg in ("--values", str(path))]
-    args += [arg for key, value in dict(sets).items() for arg in ("--set", f"{key}={value}")]
+    args += [arg for key, value in (sets or {}).items() for arg in ("--set", f"{key}={value}")]
     return args
 
 
-def lint(binary: Path, *, values: Sequence[Path] = (), sets: Mapping[str, str] = ()) -> HelmRun:
+def lint(binary: Path, *, values: Sequence[Path] = (), sets: Sets = None) -> HelmRun:
     return helm(binary, "lint", str(CHART), "--strict", *value_args(values, sets))
 
 
 def template(binary: Path, *, release: str = "chatbot", namespace: str = "flow-approval",
-             values: Sequence[Path] = (), sets: Mapping[str, str] = ()) -> HelmRun:
+             values: Sequence[Path] = (), sets: Sets = None) -> HelmRun:
     return helm(binary, "template", release, str(CHART), "--namespace", namespace,
                 *value_args(values, sets))
 
 
 def render(binary: Path, *, release: str = "chatbot", namespace: str = "flow-approval",
-           values: Sequence[Path] = (), sets: Mapping[str, str] = ()) -> list[Manifest]:
+           values: Sequence[Path] = (), sets: Sets = None) -> list[Manifest]:
     """The manifests ``helm template`` renders (hooks included); fails the test on an error."""
     run = template(binary, release=release, namespace=namespace, values=values, sets=sets)
     assert run.returncode == 0, f"helm template failed:\n{run.output}"

@@ -1,0 +1,120 @@
+"""``python -m bench.run [--quick]``: start the bench components, drive the real service and
+print one table. Stages: 1 ingest vs the broker limit, 4 growth (child processes), then one
+in-process bot for 2 alert compression, 5 time to first message and 3 decision latency.
+
+A stage that fails is reported as FAIL with its error and the run goes on."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shlex
+import sys
+import tempfile
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench import e2e, flows, ingest
+from bench.bot import prepare_cluster, running_bot
+from bench.report import Report, progress
+from testbench import kafka, kube, postgres
+from testbench.kafka import KafkaBroker
+from testbench.kube import KubeCluster
+from testbench.postgres import PostgresServer
+
+OUT = Path(__file__).resolve().parent / "out"
+
+
+@dataclass(frozen=True)
+class Plan:
+    flood_events: int = 200_000
+    flood_flows: int = 1_000
+    raw_repeats: int = 3
+    growth_sizes: tuple[int, ...] = (10_000, 100_000, 1_000_000)
+    alert_events: int = 200_000
+    alert_flows: int = 1_000
+    clicks: int = 200
+    first_samples: int = 5
+
+
+QUICK = Plan(raw_repeats=1, growth_sizes=(10_000, 100_000), alert_events=40_000,
+             alert_flows=200, first_samples=3)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__)
+    parser.add_argument("--quick", action="store_true",
+                        help="smaller alert flood (200 flows), no 1M growth step (~5 min)")
+    parser.add_argument("--db", choices=["postgresql", "sqlite"], default="postgresql",
+                        help="database of the end-to-end bot (stages 2, 3, 5)")
+    parser.add_argument("--channels", type=int, default=flows.CHANNELS,
+                        help="Slack channels the bot's flows are routed to (stage 2)")
+    parser.add_argument("--profile", action="store_true",
+                        help="also record a pyinstrument profile of the SQLite ingest")
+    parser.add_argument("--only", choices=["ingest", "growth", "bot"], action="append",
+                        help="run only these stage groups (repeatable)")
+    args = parser.parse_args(argv)
+    plan = QUICK if args.quick else Plan()
+    groups = set(args.only or ["ingest", "growth", "bot"])
+    command = "python -m bench.run " + shlex.join(sys.argv[1:] if argv is None else argv)
+    report = Report(command=command.strip())
+    OUT.mkdir(parents=True, exist_ok=True)
+    progress("starting Kafka and PostgreSQL from the test bench")
+    broker = kafka.start()
+    pg = postgres.start()
+    try:
+        if "ingest" in groups:
+            _stage(report, "1", lambda: ingest.broker_limit(
+                report, broker, pg, OUT, events=plan.flood_events, flow_count=plan.flood_flows,
+                repeats=plan.raw_repeats, profile=args.profile))
+        if "growth" in groups:
+            _stage(report, "4", lambda: ingest.growth(
+                report, broker, OUT, sizes=list(plan.growth_sizes),
+                flow_count=plan.flood_flows))
+        if "bot" in groups:
+            progress("starting etcd + kube-apiserver from the test bench")
+            cluster = kube.start()
+            try:
+                _stage(report, "2/3/5", lambda: asyncio.run(
+                    _bot_stages(report, plan, broker, pg, cluster, args.db, args.channels)))
+            finally:
+                cluster.stop()
+    finally:
+        broker.stop()
+        pg.stop()
+    print(report.text())
+    report.write(OUT)
+    progress(f"table written to {OUT / 'results.md'}")
+    return 0 if all(row.verdict != "FAIL" for row in report.rows) else 1
+
+
+def _stage(report: Report, section: str, run: Callable[[], object]) -> None:
+    try:
+        run()
+    except Exception as error:
+        traceback.print_exc()
+        report.add(section, "stage failed", f"{type(error).__name__}: {error}"[:160], ok=False)
+
+
+async def _bot_stages(report: Report, plan: Plan, broker: KafkaBroker, pg: PostgresServer,
+                      cluster: KubeCluster, db: str, channels: int) -> None:
+    await prepare_cluster(cluster)
+    with tempfile.TemporaryDirectory(dir=OUT) as workdir:
+        url = (pg.create_database("bot") if db == "postgresql"
+               else f"sqlite+aiosqlite:///{Path(workdir) / 'bot.db'}")
+        progress(f"bot: the whole service in-process on {db}")
+        async with running_bot(broker=broker, kube=cluster, database_url=url,
+                               workdir=Path(workdir), channels=channels) as bot:
+            report.notes.append(f"stages 2, 3, 5: the bot ran on {db}, flows routed to "
+                                f"{channels} channels")
+            cards = await e2e.alert_compression(bot, report, events=plan.alert_events,
+                                                flow_count=plan.alert_flows,
+                                                channels=channels, within=900)
+            await e2e.first_message(bot, report, samples=plan.first_samples)
+            await e2e.decision_latency(bot, report, cards, clicks=plan.clicks)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
