@@ -15,19 +15,16 @@ ENV PIP_NO_CACHE_DIR=1 \
 RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /app
-COPY pyproject.toml README.md ./
+COPY pyproject.toml setup.py README.md ./
 COPY chatbot ./chatbot
 COPY handlers ./handlers
 COPY migrations ./migrations
-# Runtime dependencies only (no [dev] extra). Installed in place (-e): chatbot/store/migrate.py
-# finds the Alembic scripts at ../../migrations, beside the package, which a wheel does not
-# carry; the runtime stage keeps this exact /app layout.
-# Bytecode is compiled here because the root filesystem is read-only at run time.
-RUN pip install --editable /app \
+# Runtime dependencies only (no [dev] extra); the wheel carries the Alembic scripts as the
+# package chatbot_migrations. Bytecode is compiled here because the root filesystem is
+# read-only at run time.
+RUN pip install /app \
     && pip uninstall --yes pip \
-    && rm -rf /app/*.egg-info \
-    && python -m compileall -q --invalidation-mode unchecked-hash /app/chatbot /app/handlers \
-       /app/migrations
+    && python -m compileall -q --invalidation-mode unchecked-hash /opt/venv
 
 FROM ${PYTHON_IMAGE} AS runtime
 ENV PATH=/opt/venv/bin:$PATH \
@@ -39,7 +36,6 @@ RUN groupadd --gid 10001 chatbot \
        --shell /usr/sbin/nologin chatbot \
     && mkdir /data && chown 10001:10001 /data
 COPY --from=build /opt/venv /opt/venv
-COPY --from=build /app /app
 # The default SQLite URL is relative (chatbot.db): it lands on /data, the one writable place
 # (the chart mounts a volume there and keeps the root filesystem read-only).
 WORKDIR /data

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 from redis.asyncio import Redis
+from slack_bolt.async_app import AsyncApp
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -34,6 +35,7 @@ from chatbot.review.app import make_review_app
 from chatbot.slack.blocks import apply_failure
 from chatbot.slack.client import bolt_app, group_lookup, web_client
 from chatbot.slack.outbox import SlackOutbox
+from chatbot.slack.socket_mode import start_socket_mode
 from chatbot.store.db import make_engine, make_sessions
 from chatbot.store.ingest import IngestResult
 from chatbot.store.migrate import upgrade
@@ -61,6 +63,7 @@ class Service:
     outbox: SlackOutbox
     sink: IntentsSink
     web_app: web.Application
+    bolt: AsyncApp
     pipeline: KafkaPipeline | None
     closers: list[Callable[[], Awaitable[object]]] = field(default_factory=list)
 
@@ -125,7 +128,7 @@ async def build_service(settings: Settings, *, clock: Clock | None = None,
     return Service(settings=settings, rules=rules, clock=clock, metrics=metrics, engine=engine,
                    sessions=sessions, decider=decider, applier=applier, outbox=outbox,
                    escalator=escalator,
-                   sink=sink, web_app=web_app, pipeline=pipeline,
+                   sink=sink, web_app=web_app, bolt=bolt, pipeline=pipeline,
                    closers=[sink.close, client.session.close if client.session else _noop,
                             redis.aclose if redis else _noop, engine.dispose])
 
@@ -142,6 +145,8 @@ async def run_service(service: Service, stop: asyncio.Event) -> None:
         log.info("listening on %s:%s", settings.http_host, settings.http_port)
         if settings.dashboard_port is not None:
             await _serve_dashboard(service, stack)
+        socket_mode = (await start_socket_mode(service.bolt, settings.slack.app_token.reveal())
+                       if settings.slack.app_token else None)
         tasks = [asyncio.create_task(service.outbox.run(stop), name="outbox"),
                  asyncio.create_task(service.applier.run(stop), name="applier"),
                  asyncio.create_task(service.escalator.run(stop), name="escalator")]
@@ -150,6 +155,8 @@ async def run_service(service: Service, stop: asyncio.Event) -> None:
         try:
             await stop.wait()
         finally:
+            if socket_mode is not None:  # no new clicks while the rest shuts down
+                await socket_mode.close()
             await asyncio.gather(*tasks, return_exceptions=True)
             for close in service.closers:
                 await close()

@@ -18,6 +18,7 @@ from chatbot.slack.ids import ActionId
 from testbench.kafka import KafkaBroker
 from testbench.process import free_port
 from testbench.slack import SlackStandin
+from testbench.slack.signing import block_actions_payload
 from tests.scenarios.conftest import running_bot
 from tests.scenarios.harness import OWNER, STRANGER, Bot, eventually, flow_event
 
@@ -304,3 +305,22 @@ async def test_a_429_holds_only_its_channel_for_retry_after(
     assert accepted[1].at - refused.at >= 4  # honoured Retry-After
     assert len(slack_standin.messages("flow-alerts")) == 1
     assert len(slack_standin.messages("team-b")) == 1
+
+
+async def test_serve_in_socket_mode_takes_clicks_over_the_websocket(
+        bot_env: dict[str, str], slack_standin: SlackStandin, kube_admin_client: ApiClient,
+        kube_namespace: str) -> None:
+    env = {**bot_env, "CHATBOT_SLACK_APP_TOKEN": "xapp-1-A0BENCH0001-1-bench"}
+    async with running_bot(env, slack_standin, kube_admin_client) as socket_bot:
+        await socket_bot.send(flow_event(client_ns=kube_namespace))
+        [anomaly] = await socket_bot.card_posted()
+        assert anomaly.slack_channel_id and anomaly.slack_ts
+
+        async def connected() -> bool:
+            return slack_standin.socket_mode.connected == 1
+        await eventually(connected, what="the bot's Socket Mode connection")
+        await slack_standin.socket_mode.deliver(block_actions_payload(
+            user_id=OWNER, action_id=ActionId.APPROVE.value, value=anomaly.id,
+            channel_id=anomaly.slack_channel_id, message_ts=anomaly.slack_ts))
+        await socket_bot.state_is(anomaly.id, "applied")
+        assert len(await socket_bot.client_intents(kube_namespace)) == 1
