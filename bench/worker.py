@@ -72,15 +72,15 @@ def kafka_settings(bootstrap: str, topic: str) -> KafkaSettings:
                          dlq_topic=f"{topic}.dlq")
 
 
-async def raw_aiokafka(bootstrap: str, topic: str, total: int) -> float:
-    """The same client settings and batch size as the service, doing nothing per record."""
+async def raw_aiokafka(bootstrap: str, topic: str, total: int, max_records: int) -> float:
+    """The same client settings as the service, doing nothing per record."""
     settings = kafka_settings(bootstrap, topic)
     consumer = FirstFetch(AIOKafkaConsumer(topic, **consumer_kwargs(settings)))
     await consumer.consumer.start()
     seen = 0
     try:
         while seen < total:
-            batch = await consumer.getmany(timeout_ms=POLL_MS, max_records=MAX_RECORDS)
+            batch = await consumer.getmany(timeout_ms=POLL_MS, max_records=max_records)
             seen += sum(len(records) for records in batch.values())
         finished = time.monotonic()
     finally:
@@ -168,6 +168,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--topic", required=True)
     parser.add_argument("--events", type=int, required=True)
     parser.add_argument("--database-url")
+    parser.add_argument("--max-records", type=int, default=MAX_RECORDS,
+                        help="records per getmany for raw-aiokafka (the service uses its own)")
     parser.add_argument("--profile", type=Path, help="write a pyinstrument profile here")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
@@ -178,7 +180,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         profiler = Profiler(interval=0.001, async_mode="disabled")
         profiler.start()
     if args.mode == "raw-aiokafka":
-        seconds = asyncio.run(raw_aiokafka(args.bootstrap, args.topic, args.events))
+        seconds = asyncio.run(raw_aiokafka(args.bootstrap, args.topic, args.events,
+                                           args.max_records))
     elif args.mode == "raw-confluent":
         seconds = raw_confluent(args.bootstrap, args.topic, args.events)
     else:

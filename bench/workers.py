@@ -27,13 +27,15 @@ class Measured:
 
 def measure(mode: str, *, bootstrap: str, topic: str, events: int,
             database_url: str | None = None, profile: Path | None = None,
-            timeout: float = 1800.0) -> Measured:
+            max_records: int | None = None, timeout: float = 1800.0) -> Measured:
     command = [sys.executable, "-m", "bench.worker", mode, "--bootstrap", bootstrap,
                "--topic", topic, "--events", str(events)]
     if database_url:
         command += ["--database-url", database_url]
     if profile:
         command += ["--profile", str(profile)]
+    if max_records:
+        command += ["--max-records", str(max_records)]
     finished = subprocess.run(command, cwd=ROOT, capture_output=True, timeout=timeout,
                               check=False)
     if finished.returncode != 0:

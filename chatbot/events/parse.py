@@ -214,7 +214,7 @@ def _http(doc: object) -> HttpCall:
 def _string(
     doc: Mapping[str, Any], key: str, valid: Callable[[str], object], rule: str, prefix: str = ""
 ) -> str:
-    if key not in doc:
+    if doc.get(key) is None:  # null is absent too: a BadEvent, never the assert below
         raise BadEvent(f"missing field '{prefix}{key}'")
     value = _optional_string(doc, key, valid, rule, prefix)
     assert value is not None

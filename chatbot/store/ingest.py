@@ -62,9 +62,12 @@ class Sighting:
 
     def add(self, event: FlowEvent) -> None:
         self.count += event.count
-        self.first = min(self.first, event.observed_at)
-        self.last = max(self.last, event.observed_at)
-        if event.severity.rank > self.severity.rank:
+        seen = event.observed_at
+        if seen < self.first:
+            self.first = seen
+        elif seen > self.last:
+            self.last = seen
+        if event.severity is not self.severity and event.severity.rank > self.severity.rank:
             self.severity = event.severity
 
 

@@ -113,6 +113,8 @@ BAD_DOCUMENTS: list[tuple[str, Doc | list[object], str]] = [
     ("version as bool", edited(BASE, "schema_version", True), "unsupported schema_version True"),
     ("no version", dropped(BASE, "schema_version"), "unsupported schema_version None"),
     ("no event id", dropped(BASE, "event_id"), "missing field 'event_id'"),
+    ("event id null", edited(BASE, "event_id", None), "missing field 'event_id'"),
+    ("client name null", edited(BASE, "client.name", None), "missing field 'client.name'"),
     ("event id too long", edited(BASE, "event_id", "e" * 129), "field 'event_id'"),
     ("event id with space", edited(BASE, "event_id", "a b"), "field 'event_id'"),
     ("no time", dropped(BASE, "observed_at"), "missing field 'observed_at'"),
