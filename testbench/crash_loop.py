@@ -20,10 +20,10 @@ from pathlib import Path
 
 from kubernetes_asyncio.client import ApiClient
 
-from chatbot.chaos import CRASH_AT_ENV, CRASH_EXIT_CODE, CRASH_MARKER, SEED_ENV
+from chatbot.chaos import CRASH_AT_ENV, CRASH_EXIT_CODE, CRASH_MARKER
 from chatbot.store.db import make_engine, make_sessions
 from testbench.approver import Approver
-from testbench.fault_run import ensure_namespaces, service_env, wait_settled
+from testbench.fault_run import ensure_namespaces, progress, service_env, wait_settled
 from testbench.flow_stream import APPROVER, flow_set, produce, stream
 from testbench.kafka import KafkaBroker
 from testbench.service_process import ServiceProcess
@@ -31,24 +31,37 @@ from testbench.standin_process import start_standin
 from testbench.tally import Tally, check_approvals, tally
 
 # Each life ends one way, in this order (then round again): a plain kill -9 at a random
-# moment, or death at one chaos point, armed with these odds per pass.
-SCHEDULE = ("kill -9", "after_post", "before_apply", "after_store", "after_apply")
-ODDS = {"after_store": 0.1, "after_post": 0.3, "before_apply": 0.5, "after_apply": 0.5}
+# moment, or death at one chaos point on a seeded pass — up to LAST_PASS[point] — so that
+# it lands at a different moment each time yet surely lands. The apply points come first:
+# the approval they interrupt waits out its 60 s lease while the other lives go on (and a
+# card whose post they interrupt, its 30 s one).
+SCHEDULE = ("before_apply", "after_apply", "after_post", "kill -9", "after_store")
+LAST_PASS = {"after_store": 8, "after_post": 4, "before_apply": 2, "after_apply": 2}
 
 
 @dataclass(frozen=True)
 class CrashPlan:
     lives: int = 5  # lives that end in a crash; one more settles without chaos
+    schedule: tuple[str, ...] = SCHEDULE  # how the lives end, round and round
     events: int = 2000
     flows: int = 120
     lanes: int = 12  # namespaces, each with its own Slack channel
     approve_every: int = 4  # flows 0, 4, 8, ... get approved
     seed: int = 7
-    life_seconds: tuple[float, float] = (5.0, 14.0)  # a random kill lands in here
+    life_seconds: tuple[float, float] = (4.0, 11.0)  # a random kill lands in here
     chaos_life_seconds: float = 20.0  # an armed point that has not fired by then: kill -9
     stream_seconds: float = 45.0
-    clicks_per_second: float = 1.0  # spreads the approvals over the lives
+    new_flows_until: float = 0.7  # share of the stream after which no new flow appears
+    clicks_per_second: float = 2.0  # spreads the approvals over the lives
     settle_seconds: float = 150.0
+
+
+@dataclass(frozen=True)
+class Life:
+    ending: str  # "kill -9", a chaos point, or "kill -9 (<point> armed, not reached)"
+    seconds: float
+    stored: int  # events stored by the end of this life (of all sent so far)
+    sent: int
 
 
 @dataclass
@@ -56,9 +69,12 @@ class CrashReport:
     plan: CrashPlan
     tally: Tally
     endings: Counter[str] = field(default_factory=Counter)
+    lives: list[Life] = field(default_factory=list)
     clicks: int = 0
     settled: bool = False
+    settle_seconds: float = 0.0  # the last life, from its start until it caught up
     final_exit: int | None = None
+    stop_seconds: float = 0.0  # SIGTERM to exit, for the last life
     seconds: float = 0.0
 
     @property
@@ -81,7 +97,8 @@ async def run_crash_loop(bench: CrashBench, plan: CrashPlan) -> CrashReport:
     began = time.monotonic()
     dice = random.Random(plan.seed)
     flows = flow_set(f"crash-{uuid.uuid4().hex[:6]}", flows=plan.flows, lanes=plan.lanes)
-    events = stream(flows, plan.events, seed=plan.seed, run=flows.prefix)
+    events = stream(flows, plan.events, seed=plan.seed, run=flows.prefix,
+                    new_until=plan.new_flows_until)
     await ensure_namespaces(bench.kube, flows.lanes)
     standin = await start_standin(bench.workdir, channels=flows.lanes, users=[APPROVER])
     engine = make_engine(bench.database_url)
@@ -105,17 +122,26 @@ async def run_crash_loop(bench: CrashBench, plan: CrashPlan) -> CrashReport:
         approving = asyncio.create_task(approver.run(quiet))
         try:
             for life in range(plan.lives):
-                ending = await _crash_once(service, SCHEDULE[life % len(SCHEDULE)], plan,
-                                           dice, seed=plan.seed * 1000 + life)
+                started = time.monotonic()
+                ending = await _crash_once(service, plan.schedule[life % len(plan.schedule)],
+                                           plan, dice)
                 report.endings[ending] += 1
+                report.lives.append(Life(ending, time.monotonic() - started,
+                                         (await progress(make_sessions(engine))).stored,
+                                         events.sent))
+            started = time.monotonic()
             service.start()
+            await service.listening()
             report.settled = await wait_settled(make_sessions(engine), events,
                                                 producing=producing, approved=wanted,
                                                 within=plan.settle_seconds)
+            report.settle_seconds = time.monotonic() - started
             await producing
             quiet.set()
             await approving
+            started = time.monotonic()
             report.final_exit = await service.stop(within=30.0)
+            report.stop_seconds = time.monotonic() - started
         finally:
             quiet.set()
             for task in (producing, approving):
@@ -137,10 +163,11 @@ async def run_crash_loop(bench: CrashBench, plan: CrashPlan) -> CrashReport:
 
 
 async def _crash_once(service: ServiceProcess, ending: str, plan: CrashPlan,
-                      dice: random.Random, *, seed: int) -> str:
+                      dice: random.Random) -> str:
     """One life: start, then die at the armed chaos point or by kill -9; says how it died."""
     armed = ending != "kill -9"
-    chaos = {CRASH_AT_ENV: f"{ending}:{ODDS[ending]}", SEED_ENV: str(seed)} if armed else {}
+    chaos = ({CRASH_AT_ENV: f"{ending}#{dice.randint(1, LAST_PASS[ending])}"} if armed
+             else {})
     lifetime = plan.chaos_life_seconds if armed else dice.uniform(*plan.life_seconds)
     service.start(chaos)
     if await service.survives(lifetime):

@@ -25,6 +25,7 @@ from testbench.flow_stream import APPROVER, Flow
 from testbench.standin_process import StandinProcess
 
 APPLIED_RESULTS = frozenset({"applied", "unchanged"})
+STRAY = "(not a card)"
 
 
 @dataclass
@@ -41,6 +42,8 @@ class Tally:
     approvals: int = 0
     applied: int = 0
     double_applies: int = 0
+    reconciled_posts: int = 0  # cards found in channel history after their outcome was lost
+    repeated_applies: int = 0  # approvals re-applied after a crash and found already written
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -58,13 +61,18 @@ class Tally:
 
 async def cards_by_anomaly(standin: StandinProcess, channels: Iterable[str],
                            event_type: str = METADATA_EVENT_TYPE) -> Counter[str]:
-    """Top-level messages carrying ``event_type`` metadata, counted per anomaly id."""
+    """Top-level messages carrying ``event_type`` metadata, counted per anomaly id; any
+    other top-level message is counted under ``STRAY``."""
     found: Counter[str] = Counter()
     for channel in channels:
         for message in await standin.messages(channel):
             metadata = message.get("metadata") or {}
-            if metadata.get("event_type") == event_type and _top_level(message):
+            if not _top_level(message):
+                continue
+            if metadata.get("event_type") == event_type:
                 found[str(metadata["event_payload"]["anomaly_id"])] += 1
+            else:
+                found[STRAY] += 1
     return found
 
 
@@ -74,6 +82,8 @@ async def tally(*, database_url: str, standin: StandinProcess, channels: Iterabl
     """Compare the service's result with ``expected`` (anomaly id -> sum of event counts)."""
     result = Tally(events_sent=events_sent, anomalies_expected=len(expected))
     cards = await cards_by_anomaly(standin, channels)
+    if strays := cards.pop(STRAY, 0):
+        result.flag(f"{strays} top-level message(s) that are not cards")
     result.cards_posted = sum(cards.values())
     for anomaly_id, n in sorted(cards.items()):
         if n > 1:
@@ -86,6 +96,7 @@ async def tally(*, database_url: str, standin: StandinProcess, channels: Iterabl
         result.flag(f"anomaly {anomaly_id} has no card message")
     if war_room:
         posts = await cards_by_anomaly(standin, ["war-room"], ESCALATION_EVENT_TYPE)
+        posts.pop(STRAY, None)  # pointers to incident channels live there too
         result.war_room_posts = sum(posts.values())
         for anomaly_id, n in sorted(posts.items()):
             if n > 1:
@@ -100,6 +111,8 @@ async def tally(*, database_url: str, standin: StandinProcess, channels: Iterabl
     finally:
         await engine.dispose()
     result.anomalies_stored = len(stored)
+    result.reconciled_posts = sum(1 for _, actor, action, outcome in await audit_entries(
+        database_url) if (actor, action, outcome) == ("system", "post", "reconciled"))
     if result.events_stored != events_sent:
         result.flag(f"{events_sent} distinct events sent, {result.events_stored} stored")
     for anomaly_id in sorted(set(expected) | set(stored)):
@@ -152,6 +165,7 @@ async def check_approvals(result: Tally, *, database_url: str, kube: ApiClient,
         if (n := audit[(anomaly_id, APPROVER, "approve", "ok")]) != 1:
             result.flag(f"anomaly {anomaly_id} has {n} 'approve ok' audit entries")
         applies = sum(audit[(anomaly_id, "system", "apply", r)] for r in APPLIED_RESULTS)
+        result.repeated_applies += audit[(anomaly_id, "system", "apply", "unchanged")]
         in_cluster = await _occurrences(kube, flow)
         if applies > 1 or in_cluster > 1:
             result.double_applies += 1

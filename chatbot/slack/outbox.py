@@ -64,6 +64,8 @@ class SlackOutbox:
                       if self._rules.war_room_channel else None)
         self._on_call = on_call
         self._lanes: dict[str, asyncio.Task[None]] = {}
+        self._delivering: set[str] = set()  # channels whose lane is in the middle of an item
+        self._stopping = False
         self._wake = asyncio.Event()
         self.healthy = True
 
@@ -83,6 +85,13 @@ class SlackOutbox:
             await self.drain()
 
     async def drain(self) -> None:
+        """On the way out: a lane in the middle of a delivery finishes that one, a lane
+        waiting for its turn (pacing, a Retry-After) stops now. Whatever is left stays due
+        in the database, so shutdown takes one Slack call, not the whole backlog."""
+        self._stopping = True
+        for channel, lane in self._lanes.items():
+            if channel not in self._delivering:
+                lane.cancel()
         if self._lanes:
             await asyncio.gather(*self._lanes.values(), return_exceptions=True)
 
@@ -132,20 +141,31 @@ class SlackOutbox:
     async def _lane(self, channel: str, items: list[Work]) -> None:
         for kind, anomaly_id in items:
             await self._pacer.turn(channel)
+            if self._stopping:
+                return  # shutting down: the rest stays due in the database
+            self._delivering.add(channel)
             try:
-                await self._deliver(kind, anomaly_id)
-                self.healthy = True
-            except SlackApiError as error:
-                delay = self._retry_delay(error)
-                self._pacer.hold(channel, delay)
-                await self._defer(kind, anomaly_id, delay)
-                if error.response.status_code == 429:
+                if not await self._attempt(channel, kind, anomaly_id) or self._stopping:
                     return  # the rest of this channel waits for the next pass
-            except (OSError, TimeoutError) as error:
-                self.healthy = False
-                log.warning("slack unreachable: %s", error)
-                await self._defer(kind, anomaly_id, 5.0)
-                return
+            finally:
+                self._delivering.discard(channel)
+
+    async def _attempt(self, channel: str, kind: str, anomaly_id: str) -> bool:
+        """Deliver one item; False when the channel should pause (429, Slack unreachable)."""
+        try:
+            await self._deliver(kind, anomaly_id)
+            self.healthy = True
+        except SlackApiError as error:
+            delay = self._retry_delay(error)
+            self._pacer.hold(channel, delay)
+            await self._defer(kind, anomaly_id, delay)
+            return bool(error.response.status_code != 429)
+        except (OSError, TimeoutError) as error:
+            self.healthy = False
+            log.warning("slack unreachable: %s", error)
+            await self._defer(kind, anomaly_id, 5.0)
+            return False
+        return True
 
     async def _deliver(self, kind: str, anomaly_id: str) -> None:
         async with self._sessions() as session:

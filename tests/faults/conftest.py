@@ -16,12 +16,13 @@ from kubernetes_asyncio.client import ApiClient
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from chatbot.store.db import make_engine, make_sessions
-from testbench.fault_run import ensure_namespaces, service_env, wait_settled
+from testbench.fault_run import ensure_namespaces, progress, service_env, wait_settled
 from testbench.flow_stream import APPROVER, Flow, FlowSet, Stream, flow_set, produce, stream
 from testbench.kafka import KafkaBroker
 from testbench.service_process import ServiceProcess
 from testbench.standin_process import StandinProcess, start_standin
 from testbench.tally import Tally, check_approvals, tally
+from tests.scenarios.harness import eventually
 
 
 @dataclass
@@ -50,11 +51,20 @@ class FaultRun:
         self.services.append(replica)
         return replica
 
-    def stream(self, events: int, *, seed: int = 1) -> Stream:
-        return stream(self.flows, events, seed=seed, run=f"{self.flows.prefix}-{seed}")
+    def stream(self, events: int, *, seed: int = 1, new_until: float = 0.7) -> Stream:
+        return stream(self.flows, events, seed=seed, run=f"{self.flows.prefix}-{seed}",
+                      new_until=new_until)
 
     def produce(self, events: Stream, *, rate: float | None = None) -> asyncio.Task[None]:
         return asyncio.create_task(produce(self.broker.bootstrap, self.topic, events, rate=rate))
+
+    async def stored(self) -> int:
+        return (await progress(self.sessions)).stored
+
+    async def stored_at_least(self, count: int, *, within: float = 60.0) -> None:
+        async def enough() -> bool:
+            return await self.stored() >= count
+        await eventually(enough, within=within, what=f"{count} events stored")
 
     async def settled(self, events: Stream, *, producing: asyncio.Task[None] | None = None,
                       approved: Iterable[str] = (), within: float = 60.0) -> None:
