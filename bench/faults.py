@@ -26,7 +26,7 @@ from testbench.kube_crd import CLIENTINTENTS_CRD, apply_crd
 from testbench.paths import fresh_workdir
 from testbench.process import progress
 
-SECONDS_PER_LIFE = 12.0  # about what a life lasts: the stream goes on as long as the crashes
+SECONDS_PER_LIFE = 10.0  # about what a life lasts: the stream goes on as long as the crashes
 APPROVE_EVERY = 4
 
 
@@ -96,9 +96,9 @@ def table(report: CrashReport, *, verbose: bool = False) -> str:
         ("re-applies (no-op)", tally.repeated_applies),
     ]
     width = max(len(name) for name, _ in rows)
-    lines = [f"fault report: {plan.lives} iterations, seed {plan.seed}, {report.seconds:.0f}s "
-             f"(last life caught up in {report.settle_seconds:.0f}s, stopped in "
-             f"{report.stop_seconds:.1f}s with exit {report.final_exit})",
+    lines = [f"fault report: {plan.lives} iterations, seed {plan.seed}, {report.seconds:.0f}s; "
+             f"the last life ran {report.settle_seconds:.0f}s (to the end of the stream and "
+             f"caught up), SIGTERM -> exit {report.final_exit} in {report.stop_seconds:.1f}s",
              *(f"  {name:<{width}}  {value:>6}" for name, value in rows)]
     if verbose:
         lines += ["  life  ended by                                  seconds  stored/sent",

@@ -15,6 +15,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from datetime import timedelta
 
+import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import and_, or_, select, update
@@ -147,6 +148,10 @@ class SlackOutbox:
             try:
                 if not await self._attempt(channel, kind, anomaly_id) or self._stopping:
                     return  # the rest of this channel waits for the next pass
+            except Exception as error:  # the database, not Slack: the item stays due
+                log.warning("delivering to %s failed; it stays due: %s", channel,
+                            error or type(error).__name__, extra={"anomaly_id": anomaly_id})
+                return
             finally:
                 self._delivering.discard(channel)
 
@@ -160,7 +165,7 @@ class SlackOutbox:
             self._pacer.hold(channel, delay)
             await self._defer(kind, anomaly_id, delay)
             return bool(error.response.status_code != 429)
-        except (OSError, TimeoutError) as error:
+        except (aiohttp.ClientError, TimeoutError) as error:  # not a database OSError
             self.healthy = False
             log.warning("slack unreachable: %s", error)
             await self._defer(kind, anomaly_id, 5.0)

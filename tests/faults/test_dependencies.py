@@ -183,14 +183,18 @@ async def test_the_database_going_away_stalls_the_stream_and_loses_nothing(
                          kube=kube_admin_client) as run:
         service = await started(run)
         events = run.stream(900)
-        producing = run.produce(events, rate=100)
-        await run.stored_at_least(300)
-        await asyncio.to_thread(own_postgres.halt)
-        await service.ready_is(False, check="database", within=15)
-        await asyncio.sleep(OUTAGE_SECONDS)  # events keep arriving; storing them fails
-        await asyncio.to_thread(own_postgres.launch)
-        await service.ready_is(True, within=30)
-        await run.settled(events, producing=producing, within=90)
+        async with ReadinessWatch(service) as watch:
+            producing = run.produce(events, rate=100)
+            await run.stored_at_least(300)
+            await asyncio.to_thread(own_postgres.halt)
+            await service.ready_is(False, check="database", within=15)
+            await asyncio.sleep(OUTAGE_SECONDS)  # events keep arriving; storing them fails
+            await asyncio.to_thread(own_postgres.launch)
+            await service.ready_is(True, within=30)
+            await run.settled(events, producing=producing, within=90)
+        # The database is what failed: Slack is not blamed, and no task dies unnoticed.
+        assert "database" in watch.failed and "slack" not in watch.failed, watch.failed
+        assert "Task exception was never retrieved" not in service.this_life()
         assert service.alive() and service.lives == 1
         assert await service.metric("store_failures_total") > 0
         result = await run.tally(events)
