@@ -172,32 +172,39 @@ class SlackOutbox:
             return False
         return True
 
-    async def _deliver(self, kind: str, anomaly_id: str) -> None:
+    async def _load(self, anomaly_id: str) -> Anomaly | None:
+        """Read the row and let the connection go: no session is held across a Slack call."""
         async with self._sessions() as session:
-            row = await session.get(Anomaly, anomaly_id)
-            if row is None:
-                return
-            if kind == WAR_ROOM:
-                if self._desk is not None:
-                    await self._desk.deliver(row)
-            elif row.slack_ts is None:
-                await self._post(session, row)
-            elif row.message_revision < row.revision:
-                await self._update(row)
+            return await session.get(Anomaly, anomaly_id)
 
-    async def _post(self, session: AsyncSession, row: Anomaly) -> None:
+    async def _deliver(self, kind: str, anomaly_id: str) -> None:
+        row = await self._load(anomaly_id)
+        if row is None:
+            return
+        if kind == WAR_ROOM:
+            if self._desk is not None:
+                await self._desk.deliver(row)
+        elif row.slack_ts is None:
+            await self._post(row)
+        elif row.message_revision < row.revision:
+            await self._update(row)
+
+    async def _post(self, row: Anomaly) -> None:
         now = self._clock.now()
         attempted_before = row.post_attempted_at
-        claimed = await session.execute(
-            update(Anomaly).where(Anomaly.id == row.id).where(Anomaly.slack_ts.is_(None))
-            .where(or_(Anomaly.next_post_at.is_(None), Anomaly.next_post_at <= now))
-            .values(next_post_at=now + POST_LEASE, post_attempted_at=now,
-                    post_attempts=Anomaly.post_attempts + 1)
-            .execution_options(synchronize_session=False))
-        await session.commit()
+        async with self._sessions.begin() as session:
+            claimed = await session.execute(
+                update(Anomaly).where(Anomaly.id == row.id).where(Anomaly.slack_ts.is_(None))
+                .where(or_(Anomaly.next_post_at.is_(None), Anomaly.next_post_at <= now))
+                .values(next_post_at=now + POST_LEASE, post_attempted_at=now,
+                        post_attempts=Anomaly.post_attempts + 1)
+                .execution_options(synchronize_session=False))
         if claimed.rowcount != 1:  # type: ignore[attr-defined]
             return  # another replica holds it
-        await session.refresh(row)
+        fresh = await self._load(row.id)
+        if fresh is None:
+            return
+        row = fresh
         if attempted_before is not None:
             channel_id = await self._channels.channel_id(row.channel)
             found = channel_id and await find_posted(
