@@ -9,7 +9,7 @@ from kubernetes_asyncio.client.exceptions import ApiException
 
 from chatbot.errors import ChatbotError, PermanentError, TemporaryError
 
-FORBIDDEN_DELAY = 60.0
+FORBIDDEN_DELAY = 10.0  # an RBAC fix is picked up this soon; repeats back off
 UNAVAILABLE_DELAY = 5.0
 NOT_FOUND_DELAY = 60.0
 MAX_REASON_CHARS = 600
