@@ -1,11 +1,15 @@
-"""Applying approvals: write the approved target into the client's ClientIntents.
+"""Applying decisions: write the approved target into the client's ClientIntents, or take a
+revoked approval's target out again.
 
 Works from stored state: every anomaly that is ``approved`` (or ``apply_failed`` and due for
 a retry) is claimed with a short lease, written through the intents sink, and recorded as
-``applied`` or ``apply_failed``. A failure is retried no sooner than the delay its error
-names (:class:`TemporaryError` knows best: a busy apiserver's Retry-After, a refusal an
-operator must fix), and later as failures repeat (exponential backoff, capped). The sink's merge is idempotent, so
-a crash between the write and the record re-applies harmlessly.
+``applied`` or ``apply_failed``; one that is ``revoking`` is claimed the same way, its target
+removed (keeping what the workload's other applied approvals need) and recorded as
+``revoked``, or left ``revoking`` with the error and retried. A failure is retried no sooner
+than the delay its error names (:class:`TemporaryError` knows best: a busy apiserver's
+Retry-After, a refusal an operator must fix), and later as failures repeat (exponential
+backoff, capped). The sink's merge and removal are idempotent, so a crash between the write
+and the record re-applies harmlessly.
 """
 
 from __future__ import annotations
@@ -21,8 +25,10 @@ from chatbot.card import Card
 from chatbot.chaos import crash_point
 from chatbot.clock import Clock
 from chatbot.errors import ChatbotError, PermanentError, TemporaryError
-from chatbot.intents.document import ApprovalNote
-from chatbot.intents.sink import Applied, IntentsSink
+from chatbot.intents.document import target_entry
+from chatbot.intents.provenance import approval_note
+from chatbot.intents.removal import Keep
+from chatbot.intents.sink import Applied, IntentsSink, Revoked
 from chatbot.lifecycle import State
 from chatbot.store import anomalies
 from chatbot.store.audit import record
@@ -94,6 +100,19 @@ class Applier:
                 done += 1
         return done
 
+    async def run_one(self, anomaly_id: str) -> Card | None:
+        """Do the anomaly's due work now, if no one else holds it (break-glass from the CLI);
+        the card as it stands afterwards."""
+        async with self._sessions() as session:
+            due = {i: lease for i, lease in await anomalies.due_applies(
+                session, now=self._clock.now(), limit=1000)}
+        if anomaly_id in due:
+            card = await self._claim(anomaly_id, due[anomaly_id])
+            if card is not None:
+                await self._apply(card)
+        async with self._sessions() as session:
+            return await anomalies.load_card(session, anomaly_id)
+
     async def _claim(self, anomaly_id: str, seen_lease: datetime | None) -> Card | None:
         """Take the anomaly for LEASE seconds; another replica that read the same row loses."""
         async with self._sessions.begin() as session:
@@ -103,9 +122,11 @@ class Applier:
             return await anomalies.load_card(session, anomaly_id)
 
     async def _apply(self, card: Card) -> None:
+        if card.state is State.REVOKING:
+            await self._revoke(card)
+            return
         started = self._clock.monotonic()
-        note = ApprovalNote(anomaly_id=card.anomaly_id, approved_by=card.decided_by or "unknown",
-                            approved_at=card.decided_at or self._clock.now())
+        note = approval_note(card)
         try:
             crash_point("before_apply")
             applied = await self._sink.apply(client=card.client, target=card.target, note=note)
@@ -136,20 +157,50 @@ class Applier:
                    detail={"object": applied.object_ref})
         self._on_changed(card.anomaly_id)
 
+    async def _revoke(self, card: Card) -> None:
+        async with self._sessions() as session:
+            others = await anomalies.applied_for_client(session, card)
+        keep = [Keep(anomaly_id=other.anomaly_id, entry=target_entry(other.client, other.target),
+                     note=approval_note(other)) for other in others]
+        try:
+            revoked = await self._sink.revoke(client=card.client, target=card.target,
+                                              anomaly_id=card.anomaly_id, keep=keep)
+        except Exception as error:  # like an apply: known errors name their delay
+            if not isinstance(error, ChatbotError):
+                log.exception("intents sink failed to revoke",
+                              extra={"anomaly_id": card.anomaly_id})
+            await self._failed(card, error)
+            return
+        now = self._clock.now()
+        async with self._sessions.begin() as session:
+            if not await anomalies.compare_and_set(
+                    session, card.anomaly_id, version=card.version,
+                    changes={"state": State.REVOKED, "revoke_result": revoke_summary(revoked),
+                             "apply_error": None, "next_apply_at": None}):
+                return
+            record(session, anomaly_id=card.anomaly_id, actor="system", action="remove",
+                   result="removed" if revoked.changed else "nothing_removed", now=now,
+                   detail={"object": revoked.object_ref, "removed": list(revoked.removed),
+                           "kept_for": list(revoked.kept_for),
+                           "still_allowed": revoked.still_allowed})
+        self._on_changed(card.anomaly_id)
+
     async def _failed(self, card: Card, error: BaseException) -> None:
         now = self._clock.now()
         attempts = card.apply_attempts + 1
         delay = retry_delay(error, attempts)
         message = str(error)[:1000] or type(error).__name__
+        # A failed removal stays "revoking" (the decision stands); a failed write is shown.
+        removing = card.state is State.REVOKING
         async with self._sessions.begin() as session:
             if not await anomalies.compare_and_set(
                     session, card.anomaly_id, version=card.version,
-                    changes={"state": State.APPLY_FAILED, "apply_attempts": attempts,
-                             "apply_error": message,
+                    changes={"state": State.REVOKING if removing else State.APPLY_FAILED,
+                             "apply_attempts": attempts, "apply_error": message,
                              "next_apply_at": now + timedelta(seconds=delay)}):
                 return
-            record(session, anomaly_id=card.anomaly_id, actor="system", action="apply",
-                   result="failed", now=now,
+            record(session, anomaly_id=card.anomaly_id, actor="system",
+                   action="remove" if removing else "apply", result="failed", now=now,
                    detail={"error": message, "attempt": attempts, "retry_in": delay})
             failed = await anomalies.load_card(session, card.anomaly_id)
         log.warning("writing the intent failed (attempt %d, retry in %.0fs): %s",
@@ -157,3 +208,22 @@ class Applier:
         self._on_changed(card.anomaly_id)
         if attempts == 1 and self._on_first_failure is not None and failed is not None:
             await self._on_first_failure(failed)
+
+
+def revoke_summary(revoked: Revoked) -> str:
+    """One line for the card: what the revoke took away, and what still allows the flow."""
+    where = revoked.object_ref or "the workload's ClientIntents"
+    if revoked.changed and revoked.recorded:
+        text = f"removed what this approval added from {where}"
+    elif revoked.object_ref is None:
+        text = "nothing to remove: the workload has no ClientIntents"
+    elif not revoked.recorded:
+        text = f"nothing removed: {where} has no record of this approval adding anything"
+    else:
+        text = f"nothing left to remove in {where}"
+    if revoked.kept_for:
+        text += (f"; {len(revoked.kept_for)} other approval(s) still in force keep the part "
+                 "they need")
+    if revoked.still_allowed:
+        text += "; the flow stays allowed by targets the bot did not add"
+    return text[:500]

@@ -5,18 +5,23 @@ user-group lookup may ask Slack); then one transaction holds the state change an
 entry. The ``version`` precondition makes a double click, two approvers at once or a
 replayed request decide exactly once, and a change made between the read and the write
 turns the click into a "someone was first" answer instead of a lost update.
+
+A decision the risk rules want justified is not taken without the person's words: the answer
+is then ``NEEDS_JUSTIFICATION`` (Slack opens a modal, the review page a text field) and the
+text comes back with the second call, to be stored with the decision and audited.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from chatbot.approvers import ApproverDirectory
-from chatbot.card import Card
+from chatbot.card import Card, clean_justification, justification_required
 from chatbot.clock import Clock
 from chatbot.config.rules import Approvers, Rules
 from chatbot.lifecycle import Action, NotAllowed, State, cast_vote, transition
@@ -30,6 +35,7 @@ class Verdict(StrEnum):
     REFUSED = "refused"  # the person may not decide for this namespace
     STALE = "stale"  # someone (or an earlier click) decided first
     UNKNOWN = "unknown"
+    NEEDS_JUSTIFICATION = "needs_justification"  # ask the person why, then decide
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,19 +61,28 @@ class Decider:
         self._clock = clock
         self._on_decided = on_decided
 
-    async def decide(self, *, anomaly_id: str, action: Action, user_id: str) -> Outcome:
+    @property
+    def rules(self) -> Rules:
+        return self._rules
+
+    async def decide(self, *, anomaly_id: str, action: Action, user_id: str,
+                     justification: str | None = None) -> Outcome:
         async with self._sessions() as session:
             card = await anomalies.load_card(session, anomaly_id, rules=self._rules)
         if card is None:
             return Outcome(Verdict.UNKNOWN, "That anomaly is not known to this service.")
         allowed = await self._allowed(card, action, user_id)
+        why = clean_justification(justification)
+        if allowed and why is None and justification_required(card, action) \
+                and user_id not in card.approvals:
+            return Outcome(Verdict.NEEDS_JUSTIFICATION, JUSTIFY_PROMPT, card)
         async with self._sessions.begin() as session:
             if not allowed:
                 record(session, anomaly_id=anomaly_id, actor=user_id, action=action,
                        result="refused", now=self._clock.now(),
                        detail={"namespace": card.client.namespace})
                 return Outcome(Verdict.REFUSED, _refusal(card, action), card)
-            outcome = await self._compare_and_set(session, card, action, user_id)
+            outcome = await self._compare_and_set(session, card, action, user_id, why)
         if outcome.verdict is Verdict.DECIDED and outcome.card is not None:
             self._on_decided(anomaly_id, outcome.card.state)
         return outcome
@@ -78,14 +93,17 @@ class Decider:
         if await self._directory.is_approver(user_id, self.approvers_for(card)):
             return True
         war_room = self._rules.escalation.war_room_approvers
-        return card.state is State.ESCALATED and await self._directory.is_approver(
-            user_id, war_room)
+        # Whoever could decide an escalated flow may also revoke what that decision opened.
+        in_war_room = card.state is State.ESCALATED or (
+            action is Action.REVOKE and card.escalated_at is not None)
+        return in_war_room and await self._directory.is_approver(user_id, war_room)
 
     def approvers_for(self, card: Card) -> Approvers:
         return self._rules.approvers_for(card.client.namespace)
 
     async def _compare_and_set(
-        self, session: AsyncSession, card: Card, action: Action, user_id: str
+        self, session: AsyncSession, card: Card, action: Action, user_id: str,
+        why: str | None = None,
     ) -> Outcome:
         now = self._clock.now()
         try:
@@ -107,9 +125,13 @@ class Decider:
             if not ballot.complete:
                 changes["state"] = card.state  # a vote, not yet a decision
                 result = "vote"
+        if why is not None:
+            changes["justifications"] = with_justification(card, user_id, action, why)
         if action is Action.ESCALATE:
             changes |= {"escalated_at": now, "escalation_reason": f"escalated by <@{user_id}>",
                         "escalation_trigger": "click"}
+        elif action is Action.REVOKE:
+            changes |= revoke_changes(user_id, now)
         elif changes["state"] is not card.state:
             changes |= {"decision": action, "decided_by": user_id, "decided_at": now}
         if changes["state"] is State.APPROVED:
@@ -119,17 +141,33 @@ class Decider:
             record(session, anomaly_id=card.anomaly_id, actor=user_id, action=action,
                    result="stale", now=now, detail={"state": card.state})
             return Outcome(Verdict.STALE, "Someone decided this flow a moment ago.", card)
+        detail = {"from": step.before, "to": changes["state"],
+                  "votes": changes.get("approvals", list(card.approvals))}
+        if why is not None:
+            detail["justification"] = why
         record(session, anomaly_id=card.anomaly_id, actor=user_id, action=action,
-               result=result, now=now,
-               detail={"from": step.before, "to": changes["state"],
-                       "votes": changes.get("approvals", list(card.approvals))})
+               result=result, now=now, detail=detail)
         decided = await anomalies.load_card(session, card.anomaly_id, rules=self._rules)
         message = (f"Approval recorded ({len(changes['approvals'])} of "
                    f"{card.approvals_required})." if result == "vote" else _DONE[action])
         return Outcome(Verdict.DECIDED, message, decided)
 
 
-_DONE = {Action.APPROVE: "Approved.", Action.BLOCK: "Blocked.", Action.ESCALATE: "Escalated."}
+_DONE = {Action.APPROVE: "Approved.", Action.BLOCK: "Blocked.", Action.ESCALATE: "Escalated.",
+         Action.REVOKE: "Revoked: the target this approval added is being removed."}
+JUSTIFY_PROMPT = "The risk rules ask for a justification before this flow is approved."
+
+
+def revoke_changes(actor: str, now: datetime) -> Changes:
+    """What a revoke stores: who and when, and the removal due at once (the applier's job)."""
+    return {"revoked_by": actor, "revoked_at": now, "next_apply_at": now, "apply_attempts": 0,
+            "apply_error": None, "revoke_result": None}
+
+
+def with_justification(card: Card, user_id: str, action: Action,
+                       text: str) -> list[dict[str, str]]:
+    return [*({"by": j.by, "action": j.action, "text": j.text} for j in card.justifications),
+            {"by": user_id, "action": action.value, "text": text}]
 
 
 def _refusal(card: Card, action: Action) -> str:

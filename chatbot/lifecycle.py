@@ -18,12 +18,17 @@ class State(StrEnum):
     APPLIED = "applied"
     APPLY_FAILED = "apply_failed"
     BLOCKED = "blocked"
+    REVOKING = "revoking"
+    """A person revoked the applied access; the bot is removing exactly what it added."""
+    REVOKED = "revoked"
+    """The access is gone again; the same flow seen later asks for a new decision."""
 
 
 class Action(StrEnum):
     APPROVE = "approve"
     BLOCK = "block"
     ESCALATE = "escalate"
+    REVOKE = "revoke"
 
 
 OPEN_STATES = frozenset({State.PENDING, State.ESCALATED})
@@ -34,6 +39,7 @@ _TRANSITIONS: dict[tuple[State, Action], State] = {
     (State.PENDING, Action.ESCALATE): State.ESCALATED,
     (State.ESCALATED, Action.APPROVE): State.APPROVED,
     (State.ESCALATED, Action.BLOCK): State.BLOCKED,
+    (State.APPLIED, Action.REVOKE): State.REVOKING,
 }
 
 
@@ -64,7 +70,8 @@ SYSTEM_ESCALATABLE = frozenset({State.PENDING, State.BLOCKED})
 
 
 def allowed_actions(state: State) -> list[Action]:
-    """What a person may still do, in button order (Approve, Block, Escalate)."""
+    """What a person may still do, in button order (Approve, Block, Escalate; Revoke once
+    applied)."""
     return [action for action in Action if (state, action) in _TRANSITIONS]
 
 

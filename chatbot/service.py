@@ -159,7 +159,8 @@ async def open_service(settings: Settings, *, clock: Clock | None = None,
                               on_escalated=lambda _id: outbox.wake())
 
         def stored(result: IngestResult) -> None:
-            escalator.hint([*result.new_anomalies, *result.retried_after_block])
+            escalator.hint([*result.new_anomalies, *result.retried_after_block,
+                            *result.reopened])
             outbox.wake()
 
         pipeline = (await kafka_pipeline(settings.kafka, sessions=sessions, rules=rules,

@@ -1,9 +1,11 @@
-"""Approve / Block / Escalate button clicks on an anomaly message.
+"""Approve / Block / Escalate / Revoke button clicks on an anomaly message.
 
 Each listener acks at once (Slack wants an answer within 3 s), then decides through the
 shared :class:`~chatbot.decisions.Decider`. The message itself is re-rendered by the Slack
 outbox from stored state; the clicker only gets an ephemeral note when nothing changed. A
-failure to decide at all (the database is away) is answered by :mod:`handlers.errors`.
+decision the risk rules want justified opens the justification modal instead (its answer
+arrives in :mod:`handlers.justification`). A failure to decide at all (the database is away)
+is answered by :mod:`handlers.errors`.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from chatbot.decisions import Decider, Verdict
 from chatbot.slack.ids import ActionId
+from chatbot.slack.modals import justification_modal
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +43,11 @@ def _listener(decider: Decider, action_id: ActionId) -> Any:
             return
         channel = str((body.get("channel") or {}).get("id") or
                       (body.get("container") or {}).get("channel_id") or "")
+        if outcome.verdict is Verdict.NEEDS_JUSTIFICATION and outcome.card is not None:
+            await client.views_open(trigger_id=str(body.get("trigger_id", "")),
+                                    view=justification_modal(outcome.card, action_id.action,
+                                                             channel_id=channel))
+            return
         try:
             await client.chat_postEphemeral(channel=channel, user=user_id, text=outcome.message)
         except SlackApiError as error:

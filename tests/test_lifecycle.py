@@ -24,7 +24,17 @@ def test_a_quorum_of_two_needs_two_distinct_people() -> None:
 def test_decided_flows_offer_nothing_and_refuse_a_second_decision() -> None:
     assert allowed_actions(State.PENDING) == [Action.APPROVE, Action.BLOCK, Action.ESCALATE]
     assert allowed_actions(State.ESCALATED) == [Action.APPROVE, Action.BLOCK]
-    for decided in (State.APPROVED, State.APPLIED, State.APPLY_FAILED, State.BLOCKED):
-        assert allowed_actions(decided) == []
+    for decided in (State.APPROVED, State.APPLIED, State.APPLY_FAILED, State.BLOCKED,
+                    State.REVOKING, State.REVOKED):
+        assert allowed_actions(decided) == ([Action.REVOKE] if decided is State.APPLIED
+                                            else [])
         with pytest.raises(NotAllowed, match="cannot approve"):
             transition(decided, Action.APPROVE)
+
+
+def test_only_applied_access_can_be_revoked() -> None:
+    assert transition(State.APPLIED, Action.REVOKE).after is State.REVOKING
+    for state in (State.PENDING, State.APPROVED, State.APPLY_FAILED, State.REVOKING,
+                  State.REVOKED, State.BLOCKED):
+        with pytest.raises(NotAllowed, match="cannot revoke"):
+            transition(state, Action.REVOKE)

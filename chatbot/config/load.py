@@ -25,6 +25,7 @@ from typing import Any
 
 import yaml
 
+from chatbot.config.risk import enforcement, risk_rules
 from chatbot.config.rules import Approvers, Escalation, Quorum, Route, Rules
 from chatbot.errors import ConfigError
 
@@ -48,7 +49,8 @@ def load_rules(path: Path) -> Rules:
 
 def rules_from_document(doc: object, *, source: str = "config") -> Rules:
     top = _mapping(doc, source)
-    _known(top, {"channels", "routes", "approvers", "escalation", "quorum"}, source)
+    _known(top, {"channels", "routes", "approvers", "escalation", "quorum", "risk",
+                 "enforcement"}, source)
     channels = _mapping(top.get("channels", {}), f"{source}: channels")
     _known(channels, {"default", "war_room"}, f"{source}: channels")
     default = _channel(channels.get("default"), f"{source}: channels.default")
@@ -67,6 +69,8 @@ def rules_from_document(doc: object, *, source: str = "config") -> Rules:
         escalation=_escalation(top.get("escalation", {}), f"{source}: escalation"),
         quorum=tuple(_quorum(item, f"{source}: quorum[{i}]")
                      for i, item in enumerate(_list(top.get("quorum", []), f"{source}: quorum"))),
+        risk=risk_rules(top.get("risk"), f"{source}: risk"),
+        enforcement=enforcement(top.get("enforcement"), f"{source}: enforcement"),
     )
 
 

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import TypeVar
 
+from chatbot.config.risk import DEFAULT_RISK, Enforcement, RiskRule
+
 
 @dataclass(frozen=True, slots=True)
 class Route:
@@ -61,6 +63,8 @@ class Rules:
     approvers: tuple[Approvers, ...] = ()
     escalation: Escalation = field(default_factory=Escalation)
     quorum: tuple[Quorum, ...] = ()
+    risk: tuple[RiskRule, ...] = DEFAULT_RISK
+    enforcement: Enforcement = field(default_factory=Enforcement)
 
     def approvals_required(self, namespace: str) -> int:
         rule = first_match(self.quorum, namespace)

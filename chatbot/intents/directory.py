@@ -1,5 +1,6 @@
 """The embedded intents sink: one YAML file per client workload (``<workload>.<namespace>.yaml``)
-in a directory, ready to commit to a GitOps repository. Same merge rules as the cluster."""
+in a directory, ready to commit to a GitOps repository. Same merge and removal rules as the
+cluster."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import asyncio
 import contextlib
 import os
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import yaml
@@ -14,7 +16,8 @@ import yaml
 from chatbot.errors import TemporaryError
 from chatbot.events.model import Target, Workload
 from chatbot.intents.document import ApprovalNote, Document, merge, target_entry
-from chatbot.intents.sink import Applied
+from chatbot.intents.removal import Keep, remove
+from chatbot.intents.sink import Applied, Revoked
 
 BROKEN_FILE_DELAY = 60.0
 IO_DELAY = 5.0
@@ -37,6 +40,22 @@ class DirectorySink:
             if merged.changed:
                 await asyncio.to_thread(_write, file, merged.document)
         return Applied(str(file), changed=merged.changed, document=merged.document)
+
+    async def revoke(self, *, client: Workload, target: Target, anomaly_id: str,
+                     keep: Sequence[Keep]) -> Revoked:
+        file = self.file_for(client)
+        entry = target_entry(client, target)
+        async with self._locks.setdefault(file, asyncio.Lock()):
+            existing = await asyncio.to_thread(_read, file)
+            if existing is None:
+                return Revoked(None, changed=False, recorded=False)
+            removal = remove(existing, client=client, anomaly_id=anomaly_id, entry=entry,
+                             keep=keep)
+            if removal.changed:
+                await asyncio.to_thread(_write, file, removal.document)
+        return Revoked(str(file), changed=removal.changed, recorded=removal.recorded,
+                       removed=removal.removed, kept_for=removal.kept_for,
+                       still_allowed=removal.still_allowed)
 
     async def close(self) -> None:
         return None

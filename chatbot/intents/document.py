@@ -1,6 +1,7 @@
 """The ClientIntents document rules, pure: an approved flow becomes one ``spec.targets[]``
 entry, and that entry is merged into the workload's object without dropping, reordering or
-narrowing anything someone else wrote.
+narrowing anything someone else wrote. What a merge really added is recorded per approval
+(provenance.py), so that removal.py can later take exactly that away again.
 
 The sinks (kubernetes.py, directory.py) read the current object, call :func:`merge` and write
 ``Merge.document`` back only when ``Merge.changed``.
@@ -10,18 +11,18 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import yaml
 
 from chatbot.events.model import InternetTarget, KafkaTarget, KubernetesTarget, Target, Workload
+from chatbot.intents.provenance import MANAGER, Grant, utc_stamp, write_grant
+from chatbot.intents.provenance import ApprovalNote as ApprovalNote  # where callers know it
 
 GROUP = "k8s.otterize.com"
 VERSION = "v2beta1"
 API_VERSION = f"{GROUP}/{VERSION}"
 KIND = "ClientIntents"
-MANAGER = "flow-approval-chatbot"
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 APPROVED_BY = f"{MANAGER}/approved-by"
 APPROVED_AT = f"{MANAGER}/approved-at"
@@ -33,21 +34,20 @@ Document = dict[str, Any]
 Entry = dict[str, Any]
 """One ``spec.targets[]`` item: a single key (kubernetes, service, kafka, internet)."""
 
-
-@dataclass(frozen=True, slots=True)
-class ApprovalNote:
-    """Who approved which anomaly, and when: recorded in the object's annotations."""
-
-    anomaly_id: str
-    approved_by: str
-    approved_at: datetime
-
-
 @dataclass(frozen=True, slots=True)
 class Merge:
     document: Document
     changed: bool
     """False when the object already allowed the flow: nothing to write."""
+
+
+@dataclass(frozen=True, slots=True)
+class Delta:
+    """What one merge put into ``spec.targets``, in the targets' own shape."""
+
+    added: Entry
+    replaced: Entry | None = None
+    """An HTTP restriction the addition lifted, to be put back when it is revoked."""
 
 
 def object_name(client: Workload) -> str:
@@ -110,9 +110,12 @@ def merge(
     targets = spec.get("targets")
     if not isinstance(targets, list):
         targets = spec["targets"] = []
-    if not _add(targets, copy.deepcopy(entry), client.namespace):
+    delta = add_entry(targets, copy.deepcopy(entry), client.namespace)
+    if delta is None:
         return Merge(document, changed=False)
-    _record(document, note)
+    record_approval(document, note)
+    write_grant(document, Grant(note=note, target=copy.deepcopy(entry), added=(delta.added,),
+                                replaced=(delta.replaced,) if delta.replaced else ()))
     return Merge(document, changed=True)
 
 
@@ -130,11 +133,14 @@ def _new_document(client: Workload, entry: Entry, note: ApprovalNote) -> Documen
             "targets": [copy.deepcopy(entry)],
         },
     }
-    _record(document, note)
+    record_approval(document, note)
+    write_grant(document, Grant(note=note, target=copy.deepcopy(entry),
+                                added=(copy.deepcopy(entry),)))
     return document
 
 
-def _record(document: Document, note: ApprovalNote) -> None:
+def record_approval(document: Document, note: ApprovalNote) -> None:
+    """The object-wide "last approval" annotations (the per-target record is the grant)."""
     metadata = document.get("metadata")
     if not isinstance(metadata, dict):
         metadata = document["metadata"] = {}
@@ -142,9 +148,7 @@ def _record(document: Document, note: ApprovalNote) -> None:
     if not isinstance(annotations, dict):
         annotations = metadata["annotations"] = {}
     annotations[APPROVED_BY] = note.approved_by
-    annotations[APPROVED_AT] = (
-        note.approved_at.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-    )
+    annotations[APPROVED_AT] = utc_stamp(note.approved_at)
     annotations[ANOMALY_IDS] = _anomaly_ids(str(annotations.get(ANOMALY_IDS, "")), note.anomaly_id)
 
 
@@ -161,23 +165,27 @@ def _qualified(name: str, namespace: str, client: Workload) -> str:
     return name if namespace == client.namespace else f"{name}.{namespace}"
 
 
-def _add(targets: list[Any], entry: Entry, namespace: str) -> bool:
-    """Add `entry` to `targets` in place; True if anything changed."""
+def add_entry(targets: list[Any], entry: Entry, namespace: str) -> Delta | None:
+    """Add `entry` to `targets` in place; what was added, or None if nothing changed."""
     if entry in targets:
-        return False
+        return None
     ((key, body),) = entry.items()
     if key == "internet":
         return _add_internet(targets, body)
-    wanted = _identity(entry, namespace)
+    wanted = target_identity(entry, namespace)
     for item in targets:
-        if wanted is not None and _same(_identity(item, namespace), wanted):
-            existing = next(iter(item.values()))
-            return _add_topics(existing, body) if key == "kafka" else _add_calls(existing, body)
+        if wanted is not None and _same(target_identity(item, namespace), wanted):
+            ((have_key, existing),) = item.items()
+            base = {k: existing[k] for k in ("name", "kind") if k in existing}
+            if key == "kafka":
+                topics = _add_topics(existing, body)
+                return Delta({have_key: {**base, "topics": topics}}) if topics else None
+            return _add_calls(have_key, base, existing, body)
     targets.append(entry)
-    return True
+    return Delta(copy.deepcopy(entry))
 
 
-def _identity(item: object, namespace: str) -> tuple[str, str, str | None] | None:
+def target_identity(item: object, namespace: str) -> tuple[str, str, str | None] | None:
     """(target type, name without the client's namespace suffix, lowercase kind or None)."""
     if not isinstance(item, dict) or len(item) != 1:
         return None
@@ -206,69 +214,82 @@ def _same(
 # them would narrow access someone already has, so they are left alone.
 
 
-def _add_calls(existing: dict[str, Any], body: dict[str, Any]) -> bool:
+def _add_calls(key: str, base: dict[str, Any], existing: dict[str, Any],
+               body: dict[str, Any]) -> Delta | None:
     calls = existing.get("http")
     if not calls:
-        return False
+        return None
     if not body.get("http"):
         del existing["http"]
-        return True
-    changed = False
+        return Delta({key: dict(base)}, replaced={key: {**base, "http": calls}})
+    added: list[dict[str, Any]] = []
     for call in body["http"]:
         for item in calls:
             if isinstance(item, dict) and item.get("path") == call["path"]:
-                changed |= _union(item, "methods", call["methods"])
+                methods = _union(item, "methods", call["methods"])
+                if methods:
+                    added.append({"path": call["path"], "methods": methods})
                 break
         else:
             calls.append(call)
-            changed = True
-    return changed
+            added.append(copy.deepcopy(call))
+    return Delta({key: {**base, "http": added}}) if added else None
 
 
-def _add_topics(existing: dict[str, Any], body: dict[str, Any]) -> bool:
+def _add_topics(existing: dict[str, Any], body: dict[str, Any]) -> list[dict[str, Any]]:
     topics = existing.get("topics")
     if not topics:
-        return False
-    changed = False
+        return []
+    added: list[dict[str, Any]] = []
     for topic in body["topics"]:
         for item in topics:
             if isinstance(item, dict) and item.get("name") == topic["name"]:
                 if "all" not in (item.get("operations") or ()):
-                    changed |= _union(item, "operations", topic["operations"])
+                    operations = _union(item, "operations", topic["operations"])
+                    if operations:
+                        added.append({"name": topic["name"], "operations": operations})
                 break
         else:
             topics.append(topic)
-            changed = True
-    return changed
+            added.append(copy.deepcopy(topic))
+    return added
 
 
-def _union(item: dict[str, Any], key: str, values: list[Any]) -> bool:
+def _union(item: dict[str, Any], key: str, values: list[Any]) -> list[Any]:
+    """Add the missing `values` to ``item[key]``; those added (none when the list is empty:
+    an empty list already means every value)."""
     have = item.get(key)
     if not have:
-        return False
+        return []
     missing = [value for value in values if value not in have]
     if missing:
         item[key] = [*have, *missing]
-    return bool(missing)
+    return missing
 
 
-def _add_internet(targets: list[Any], body: dict[str, Any]) -> bool:
+def _add_internet(targets: list[Any], body: dict[str, Any]) -> Delta | None:
     entries = [
         item["internet"] for item in targets
         if isinstance(item, dict) and isinstance(item.get("internet"), dict)
     ]
     if any(_covers(existing, body) for existing in entries):
-        return False
+        return None
     ports = sorted(body.get("ports") or ())
     for existing in entries:
         if sorted(existing.get("ports") or ()) == ports:
+            added: dict[str, Any] = {}
             for key in ("domains", "ips"):
                 if body.get(key):
                     have = existing.get(key) or []
-                    existing[key] = [*have, *(value for value in body[key] if value not in have)]
-            return True
+                    new = [value for value in body[key] if value not in have]
+                    existing[key] = [*have, *new]
+                    if new:
+                        added[key] = new
+            if ports:
+                added["ports"] = list(existing.get("ports") or ())
+            return Delta({"internet": added})
     targets.append({"internet": body})
-    return True
+    return Delta({"internet": copy.deepcopy(body)})
 
 
 def _covers(existing: dict[str, Any], body: dict[str, Any]) -> bool:

@@ -1,6 +1,7 @@
 """The Kubernetes intents sink: finds the client workload's ClientIntents by listing its
-namespace, merges the approved target (document.py) and writes the object back with its
-resourceVersion as a precondition, re-reading and retrying when someone else wrote first.
+namespace, merges the approved target (document.py) — or removes a revoked one (removal.py) —
+and writes the object back with its resourceVersion as a precondition, re-reading and
+retrying when someone else wrote first.
 
 The only module that talks to the apiserver about intents.
 """
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, cast
 
@@ -30,7 +32,8 @@ from chatbot.intents.document import (
     target_entry,
 )
 from chatbot.intents.refusal import refusal, unreachable
-from chatbot.intents.sink import Applied
+from chatbot.intents.removal import Keep, remove
+from chatbot.intents.sink import Applied, Revoked
 
 PLURAL = "clientintents"
 CONFLICT_RETRIES = 5
@@ -66,8 +69,52 @@ class KubernetesSink:
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             raise unreachable(exc) from exc
 
+    async def revoke(self, *, client: Workload, target: Target, anomaly_id: str,
+                     keep: Sequence[Keep]) -> Revoked:
+        try:
+            return await self._revoke(client, target, anomaly_id, keep)
+        except ApiException as exc:
+            raise refusal(exc) from exc
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            raise unreachable(exc) from exc
+
     async def close(self) -> None:
         await self._api_client.close()
+
+    async def _revoke(self, client: Workload, target: Target, anomaly_id: str,
+                      keep: Sequence[Keep]) -> Revoked:
+        entry = target_entry(client, target)
+
+        async def attempt() -> Revoked:
+            existing = await self._find(client)
+            if existing is None:
+                return Revoked(None, changed=False, recorded=False)
+            removal = remove(existing, client=client, anomaly_id=anomaly_id, entry=entry,
+                             keep=keep)
+            written = await self._replace(removal.document) if removal.changed else existing
+            return Revoked(_ref(written), changed=removal.changed, recorded=removal.recorded,
+                           removed=removal.removed, kept_for=removal.kept_for,
+                           still_allowed=removal.still_allowed)
+
+        return await self._retrying(attempt, client)
+
+    async def _retrying(self, attempt: Callable[[], Awaitable[Revoked]],
+                        client: Workload) -> Revoked:
+        """Run ``attempt`` until it is not refused by a concurrent write (409, or 404 for an
+        object deleted since it was read)."""
+        for number in range(self._conflict_retries + 1):
+            if number:
+                await asyncio.sleep(self._backoff * 2 ** (number - 1) * random.uniform(0.5, 1.5))
+            try:
+                return await attempt()
+            except ApiException as exc:
+                if exc.status not in (404, 409):
+                    raise
+        raise TemporaryError(
+            f"the ClientIntents of {client.namespace}/{client.name} kept changing while we "
+            f"removed a target; gave up after {self._conflict_retries + 1} attempts",
+            delay=1.0,
+        )
 
     async def _apply(self, client: Workload, target: Target, note: ApprovalNote) -> Applied:
         entry = target_entry(client, target)

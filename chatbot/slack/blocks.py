@@ -9,11 +9,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from chatbot.card import ACTION_LOOKS, ActionLook, Card, target_details, target_label
+from chatbot.card import ActionLook, Card, action_look, target_details, target_label
 from chatbot.intents.document import targets_yaml
 from chatbot.lifecycle import OPEN_STATES, State
 from chatbot.slack.ids import METADATA_EVENT_TYPE, ActionId, BlockId
 from chatbot.slack.mrkdwn import code, escape, fit, plain
+from chatbot.slack.trust_blocks import context_block, grant_block, record_lines
 
 Block = dict[str, Any]
 
@@ -23,8 +24,11 @@ _SEVERITY_ICON = {"low": ":large_blue_circle:", "medium": ":large_yellow_circle:
 
 def anomaly_message(card: Card) -> dict[str, Any]:
     """Keyword arguments for ``chat.postMessage`` / ``chat.update`` (minus channel/ts)."""
-    blocks: list[Block] = [_header(card), _facts(card), _intent(card)]
-    if card.state in OPEN_STATES and card.actions:
+    blocks: list[Block] = [_header(card), _facts(card), grant_block(card), _intent(card)]
+    context = context_block(card)
+    if context is not None:
+        blocks.append(context)
+    if card.actions:
         blocks.append(decision_buttons(card))
     blocks.extend(_outcome(card))
     blocks.append(_footer(card))
@@ -43,15 +47,21 @@ def fallback_text(card: Card) -> str:
 
 
 def decision_buttons(card: Card) -> Block:
-    """One button per action the card's state still allows, looking as the card says."""
+    """One button per action the card's state still allows, looking as the card says (a
+    risky Approve carries a confirmation; an applied card offers Revoke)."""
     return {"type": "actions", "block_id": BlockId.DECISION,
-            "elements": [_button(ACTION_LOOKS[action], ActionId.of(action), card.anomaly_id)
+            "elements": [_button(action_look(card, action), ActionId.of(action),
+                                 card.anomaly_id)
                          for action in card.actions]}
 
 
 def apply_failure(card: Card) -> str:
     """The thread reply when writing an approval first fails (later retries stay quiet)."""
     error = escape(card.apply_error or "unknown error")
+    if card.state is State.REVOKING:
+        return fit(f":warning: Removing the revoked target from the ClientIntents of "
+                   f"{code(card.client.namespace)}/{code(card.client.name)} failed: {error}. "
+                   "It is retried with backoff.", 3000)
     return fit(f":warning: Writing the ClientIntents for {code(card.client.namespace)}/"
                f"{code(card.client.name)} failed: {error}. It is retried with backoff; this "
                f"message's card shows the current state.", 3000)
@@ -121,6 +131,7 @@ def _outcome(card: Card) -> list[Block]:
         if card.retried_after_block_at:
             lines.append(f":repeat: *Retried after block*: seen again "
                          f"{_when(card.retried_after_block_at)}")
+    lines.extend(record_lines(card))
     if not lines:
         return []
     return [{"type": "section", "block_id": BlockId.OUTCOME,
@@ -142,7 +153,7 @@ def _button(look: ActionLook, action_id: ActionId, value: str) -> Block:
         confirm = look.confirm
         button["confirm"] = {
             "title": {"type": "plain_text", "text": plain(confirm.title, 100)},
-            "text": {"type": "mrkdwn", "text": fit(confirm.text, 300)},
+            "text": {"type": "mrkdwn", "text": fit(escape(confirm.text), 300)},
             "confirm": {"type": "plain_text", "text": plain(confirm.confirm, 30)},
             "deny": {"type": "plain_text", "text": plain(confirm.deny, 30)}}
     return button

@@ -11,6 +11,7 @@ class ActionId(StrEnum):
     APPROVE = "anomaly.approve"
     BLOCK = "anomaly.block"
     ESCALATE = "anomaly.escalate"
+    REVOKE = "anomaly.revoke"
 
     @property
     def action(self) -> Action:
@@ -28,6 +29,19 @@ class BlockId(StrEnum):
     DECISION = "anomaly.decision"
     OUTCOME = "anomaly.outcome"
     FOOTER = "anomaly.footer"
+    GRANT = "anomaly.grant"
+    CONTEXT = "anomaly.context"
+    JUSTIFICATION = "anomaly.justification"
+
+
+class ViewId(StrEnum):
+    """``callback_id`` of the modals the bot opens."""
+
+    JUSTIFY = "anomaly.justify"
+
+
+JUSTIFICATION_INPUT = "text"
+"""The ``action_id`` of the justification text field in its input block."""
 
 
 METADATA_EVENT_TYPE = "flow_anomaly"

@@ -13,7 +13,7 @@ Like every store function these take the caller's session: the caller owns the t
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, TypedDict, cast
 
@@ -21,16 +21,20 @@ from sqlalchemy import Table, case, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Executable
 
-from chatbot.card import Card
+from chatbot.card import Card, Justification, related_cards
+from chatbot.config.risk import Enforcement
 from chatbot.config.rules import Rules
 from chatbot.events.codec import target_from_dict
 from chatbot.events.model import Reason, Severity, Workload
-from chatbot.lifecycle import State
+from chatbot.lifecycle import OPEN_STATES, State
+from chatbot.risk import BENIGN, assess
 from chatbot.store.models import Anomaly
 
 ANOMALIES = cast(Table, Anomaly.__table__)
 _SEVERITY_ORDER = case({s.value: -s.rank for s in Severity}, value=Anomaly.severity, else_=0)
-APPLY_DUE_STATES = (State.APPROVED, State.APPLY_FAILED)
+# Work the applier does from stored state: write an approval, retry a failed write, or take
+# a revoked approval's target out again.
+APPLY_DUE_STATES = (State.APPROVED, State.APPLY_FAILED, State.REVOKING)
 
 
 class Changes(TypedDict, total=False):
@@ -50,6 +54,10 @@ class Changes(TypedDict, total=False):
     apply_error: str | None
     applied_at: datetime | None
     applied_object: str | None
+    justifications: list[dict[str, str]]
+    revoked_by: str | None
+    revoked_at: datetime | None
+    revoke_result: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,9 +88,15 @@ async def load(session: AsyncSession, anomaly_id: str, *,
                rules: Rules | None = None) -> Stored | None:
     """The anomaly as people see it plus its message bookkeeping; None when unknown.
 
-    ``rules`` supply the quorum the card shows (one approval when not given)."""
+    ``rules`` supply the risk and the quorum the card shows (a benign flow needing one
+    approval when not given). The card also names the client's other open anomalies."""
     row = await session.get(Anomaly, anomaly_id, populate_existing=True)
-    return None if row is None else _stored(row, rules)
+    if row is None:
+        return None
+    stored = _stored(row, rules)
+    siblings = await _client_rows(session, stored.card, states=OPEN_STATES)
+    related = related_cards(stored.card, [_stored(other, None).card for other in siblings])
+    return replace(stored, card=replace(stored.card, related=related)) if related else stored
 
 
 async def load_card(session: AsyncSession, anomaly_id: str, *,
@@ -115,7 +129,79 @@ async def cards(session: AsyncSession, *, ids: Collection[str] | None = None,
     if limit is not None:
         query = query.limit(limit)
     rows = (await session.execute(query)).scalars().all()
-    return [_stored(row, rules).card for row in rows]
+    found = [_stored(row, rules).card for row in rows]
+    open_by_client: dict[tuple[str, ...], list[Card]] = {}
+    for card in found:
+        if card.state in OPEN_STATES:
+            open_by_client.setdefault(_client_key(card), []).append(card)
+    return [replace(card, related=related_cards(card, open_by_client.get(_client_key(card), ())))
+            for card in found]
+
+
+def _client_key(card: Card) -> tuple[str, ...]:
+    return (card.cluster, card.client.namespace, card.client.name, card.client.kind)
+
+
+async def applied_for_client(session: AsyncSession, card: Card) -> list[Card]:
+    """The client's other applied approvals: what a revoke of ``card`` must keep."""
+    rows = await _client_rows(session, card, states=(State.APPLIED,))
+    return [_stored(row, None).card for row in rows]
+
+
+async def find_id(session: AsyncSession, prefix: str) -> list[str]:
+    """Anomaly ids starting with ``prefix`` (a card shows the first eight characters)."""
+    if not prefix.isalnum():
+        return []  # ids are hex digests; anything else names no anomaly (and no LIKE pattern)
+    query = (select(Anomaly.id).where(Anomaly.id.like(f"{prefix}%"))
+             .order_by(Anomaly.id).limit(10))
+    return list((await session.execute(query)).scalars())
+
+
+async def reopen_revoked(session: AsyncSession, ids: Collection[str], *,
+                         now: datetime) -> list[str]:
+    """Revoked flows seen again become new decisions: pending, nothing decided, and a new
+    message (the old one keeps showing the revoke). A row whose messages do not show the
+    revoke yet is left for the next sighting, so no message is left behind stale."""
+    if not ids:
+        return []
+    fresh = {
+        "state": State.PENDING.value, "version": Anomaly.version + 1,
+        "revision": Anomaly.revision + 1, "detected_at": now,
+        "decision": None, "decided_by": None, "decided_at": None, "approvals": [],
+        "justifications": [], "revoked_by": None, "revoked_at": None, "revoke_result": None,
+        "apply_attempts": 0, "next_apply_at": None, "apply_error": None, "applied_at": None,
+        "applied_object": None, "retried_after_block_at": None, "escalated_at": None,
+        "escalation_reason": None, "escalation_trigger": None,
+        "slack_channel_id": None, "slack_ts": None, "post_attempted_at": None,
+        "post_attempts": 0, "next_post_at": None, "message_revision": 0, "message_version": 0,
+        "message_updated_at": None, "war_room_channel_id": None, "war_room_ts": None,
+        "war_room_attempted_at": None, "war_room_next_at": None, "war_room_revision": 0,
+        "incident_channel_id": None,
+    }
+    connection = await session.connection()
+    reopened = await connection.execute(
+        update(Anomaly).where(Anomaly.id.in_(list(ids)))
+        .where(Anomaly.state == State.REVOKED.value)
+        .where(or_(Anomaly.slack_ts.is_(None), Anomaly.message_version >= Anomaly.version))
+        .where(or_(Anomaly.war_room_ts.is_(None),
+                   Anomaly.war_room_revision >= Anomaly.version))
+        .values(**fresh).returning(Anomaly.id)
+        .execution_options(synchronize_session=False))
+    return list(reopened.scalars())
+
+
+async def _client_rows(session: AsyncSession, card: Card,
+                       states: Collection[State]) -> list[Anomaly]:
+    client = card.client
+    query = (select(Anomaly)
+             .where(Anomaly.cluster == card.cluster)
+             .where(Anomaly.client_namespace == client.namespace)
+             .where(Anomaly.client_name == client.name)
+             .where(Anomaly.client_kind == client.kind)
+             .where(Anomaly.id != card.anomaly_id)
+             .where(Anomaly.state.in_([State(s).value for s in states]))
+             .order_by(_SEVERITY_ORDER, Anomaly.first_seen).limit(50))
+    return list((await session.execute(query)).scalars())
 
 
 async def escalation_candidates(session: AsyncSession, *,
@@ -164,12 +250,15 @@ async def changed_rows(session: AsyncSession, statement: Executable) -> int:
 
 
 def _stored(row: Anomaly, rules: Rules | None) -> Stored:
-    needed = rules.approvals_required(row.client_namespace) if rules else 1
+    client = Workload(name=row.client_name, namespace=row.client_namespace,
+                      kind=row.client_kind, labels=dict(row.client_labels))
+    target = target_from_dict(row.target)
+    risk = (assess(client=client, target=target, reason=row.reason, severity=row.severity,
+                   rules=rules.risk, escalation=rules.escalation) if rules else BENIGN)
+    needed = max(rules.approvals_required(row.client_namespace), risk.approvals) if rules else 1
     card = Card(
-        anomaly_id=row.id, cluster=row.cluster,
-        client=Workload(name=row.client_name, namespace=row.client_namespace,
-                        kind=row.client_kind, labels=dict(row.client_labels)),
-        target=target_from_dict(row.target), reason=Reason(row.reason),
+        anomaly_id=row.id, cluster=row.cluster, client=client,
+        target=target, reason=Reason(row.reason),
         severity=Severity(row.severity), state=State(row.state), version=row.version,
         event_count=row.event_count, first_seen=row.first_seen, last_seen=row.last_seen,
         detected_at=row.detected_at,
@@ -178,7 +267,13 @@ def _stored(row: Anomaly, rules: Rules | None) -> Stored:
         applied_object=row.applied_object, retried_after_block_at=row.retried_after_block_at,
         escalated_at=row.escalated_at, escalation_reason=row.escalation_reason,
         escalation_trigger=row.escalation_trigger, approvals=tuple(row.approvals or ()),
-        approvals_required=needed)
+        approvals_required=needed, risk=risk,
+        enforcement=rules.enforcement if rules else Enforcement(),
+        justifications=tuple(Justification(by=str(j.get("by", "")),
+                                           action=str(j.get("action", "")),
+                                           text=str(j.get("text", "")))
+                             for j in row.justifications or () if isinstance(j, dict)),
+        revoked_by=row.revoked_by, revoked_at=row.revoked_at, revoke_result=row.revoke_result)
     delivery = Delivery(
         channel=row.channel, slack_channel_id=row.slack_channel_id, slack_ts=row.slack_ts,
         post_attempted_at=row.post_attempted_at, revision=row.revision,

@@ -38,6 +38,7 @@ from chatbot.events.codec import target_to_dict
 from chatbot.events.fingerprint import fingerprint
 from chatbot.events.model import FlowEvent, Severity
 from chatbot.lifecycle import State
+from chatbot.store.anomalies import reopen_revoked
 from chatbot.store.audit import record
 from chatbot.store.dialect import insert_for
 from chatbot.store.models import Anomaly, AuditEntry, SeenEvent
@@ -78,6 +79,8 @@ class IngestResult:
     new_anomalies: list[str] = field(default_factory=list)
     repeated: list[str] = field(default_factory=list)
     retried_after_block: list[str] = field(default_factory=list)
+    reopened: list[str] = field(default_factory=list)
+    """Revoked flows seen again: each is a new decision, with a new message."""
 
 
 async def ingest(
@@ -106,6 +109,13 @@ async def ingest(
             result.retried_after_block.append(sighting.anomaly_id)
     if result.retried_after_block:
         await _mark_retried_after_block(session, result.retried_after_block, now)
+    revoked = [s.anomaly_id for s in repeated
+               if known.get(s.anomaly_id, (None, None))[0] == State.REVOKED]
+    if revoked:
+        result.reopened = await reopen_revoked(session, revoked, now=now)
+        for anomaly_id in result.reopened:
+            record(session, anomaly_id=anomaly_id, actor="system", action="reopened",
+                   result="ok", now=now, detail={"after": State.REVOKED.value})
     return result
 
 

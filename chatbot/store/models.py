@@ -102,11 +102,19 @@ class Anomaly(Base):
     incident_channel_id: Mapped[str | None] = mapped_column(String(32))
     approvals: Mapped[list[str]] = mapped_column(JSON, default=list)
 
+    # Trust (migration 0005): each decision's, vote's and revoke's justification
+    # ({"by", "action", "text"}), and who revoked the applied access, when, with what result.
+    justifications: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
+    revoked_by: Mapped[str | None] = mapped_column(String(64))
+    revoked_at: Mapped[datetime | None]
+    revoke_result: Mapped[str | None] = mapped_column(String(500))
+
     __table_args__ = (
         Index("ix_anomalies_state", "state"),
         Index("ix_anomalies_outbox", "slack_ts", "next_post_at"),
         Index("ix_anomalies_stale_message", "message_revision", "revision"),
         Index("ix_anomalies_detected_at", "detected_at"),
+        Index("ix_anomalies_client", "cluster", "client_namespace", "client_name"),
     )
 
 

@@ -9,6 +9,7 @@ from decimal import Decimal, InvalidOperation
 
 from testbench.slack import params as p
 from testbench.slack.params import Params
+from testbench.slack.views import views_open
 from testbench.slack.workspace import Ephemeral, JSONObject, Message, SlackError, Workspace
 
 Method = Callable[[Workspace, Params], JSONObject]
@@ -191,6 +192,7 @@ METHODS: dict[str, Method] = {
     "conversations.list": conversations_list,
     "usergroups.users.list": usergroups_users_list,
     "users.info": users_info,
+    "views.open": views_open,
 }
 
 

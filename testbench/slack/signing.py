@@ -80,6 +80,36 @@ def block_actions_payload(
     }
 
 
+def view_submission_payload(
+    *,
+    user_id: str,
+    view: Mapping[str, object],
+    values: Mapping[str, Mapping[str, str | None]],
+    team_id: str = TEAM_ID,
+    team_domain: str = TEAM_DOMAIN,
+    api_app_id: str = APP_ID,
+    user_name: str | None = None,
+) -> dict[str, object]:
+    """A ``view_submission`` payload for the modal ``view`` (as ``views.open`` answered it),
+    with ``values`` as ``{block_id: {action_id: text}}`` for its plain-text inputs."""
+    name = user_name or user_id.lower()
+    state = {block_id: {action_id: {"type": "plain_text_input", "value": value}
+                        for action_id, value in fields.items()}
+             for block_id, fields in values.items()}
+    return {
+        "type": "view_submission",
+        "team": {"id": team_id, "domain": team_domain},
+        "user": {"id": user_id, "username": name, "name": name, "team_id": team_id},
+        "api_app_id": api_app_id,
+        "token": VERIFICATION_TOKEN,
+        "trigger_id": _trigger_id(),
+        "view": {**dict(view), "state": {"values": state}},
+        "response_urls": [],
+        "is_enterprise_install": False,
+        "enterprise": None,
+    }
+
+
 def interaction_body(payload: Mapping[str, object]) -> bytes:
     """``payload=<url-encoded JSON>``, the form body Slack posts for interactions."""
     return urlencode({"payload": json.dumps(payload, separators=(",", ":"))}).encode()

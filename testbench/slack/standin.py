@@ -119,6 +119,10 @@ class SlackStandin:
         """The channel's messages as they stand now, thread replies included, oldest first."""
         return self.workspace.messages(self._channel(channel))
 
+    def views(self) -> list[JSONObject]:
+        """The modals the bot opened with ``views.open``, oldest first."""
+        return list(self.workspace.views)
+
     def ephemerals(self, channel: str | None = None) -> list[Ephemeral]:
         wanted = self._channel(channel).id if channel else None
         return [e for e in self.workspace.ephemerals if wanted in (None, e.channel)]

@@ -169,6 +169,9 @@ class Workspace:
         self.usergroup_handles: dict[str, str] = {}
         self._messages: dict[str, dict[str, Message]] = {}
         self.ephemerals: list[Ephemeral] = []
+        self.views: list[JSONObject] = []
+        """Modals opened with ``views.open``, as answered (with their ``id``)."""
+        self.exchanged_triggers: set[str] = set()
         self._last_ts_us = 0
 
     # -- set-up -------------------------------------------------------------------------
@@ -265,6 +268,7 @@ class Workspace:
         for messages in self._messages.values():
             messages.clear()
         self.ephemerals.clear()
+        self.views.clear()
 
     def delete(self, channel: Channel, ts: str | None) -> None:
         message = self.message(channel, ts)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -27,6 +28,7 @@ from chatbot.intents.document import (
     merge,
     target_entry,
 )
+from chatbot.intents.provenance import grant_key
 
 CHECKOUT = Workload(name="checkout", namespace="shop", kind="Deployment")
 NOTE = ApprovalNote(anomaly_id="a-1", approved_by="U024BE7LH",
@@ -108,7 +110,12 @@ def test_first_approval_creates_a_managed_object_named_after_the_workload() -> N
             "namespace": "shop",
             "labels": {MANAGED_BY_LABEL: "flow-approval-chatbot"},
             "annotations": {APPROVED_BY: "U024BE7LH", APPROVED_AT: "2025-03-01T12:30:00Z",
-                            ANOMALY_IDS: "a-1"},
+                            ANOMALY_IDS: "a-1", grant_key("a-1"): json.dumps({
+                                "anomaly": "a-1", "by": "U024BE7LH",
+                                "at": "2025-03-01T12:30:00Z",
+                                "target": {"kubernetes": {"name": "cart", "kind": "Deployment"}},
+                                "added": [{"kubernetes": {"name": "cart", "kind": "Deployment"}}],
+                            }, separators=(",", ":"))},
         },
         "spec": {"workload": {"name": "checkout", "kind": "Deployment"},
                  "targets": [{"kubernetes": {"name": "cart", "kind": "Deployment"}}]},

@@ -63,11 +63,11 @@ def test_a_path_that_slack_would_read_as_a_mention_is_shown_literally() -> None:
     assert "&lt;!channel&gt;" in shown and "&lt;@U024BE7LH&gt;" in shown and "&amp;x" in shown
 
 
-def test_decided_cards_lose_their_buttons_and_say_who_decided() -> None:
+def test_decided_cards_lose_their_decision_buttons_and_say_who_decided() -> None:
     approved = card(state=State.APPLIED, decided_by="U0APPROVER", decided_at=T0,
                     applied_object="ClientIntents rps/web")
     message = anomaly_message(approved)
-    assert action_ids(message) == []
+    assert action_ids(message) == [ActionId.REVOKE]  # what was applied can be taken back
     assert "<@U0APPROVER>" in texts(message) and "ClientIntents rps/web" in texts(message)
     blocked = anomaly_message(card(state=State.BLOCKED, decided_by="U0X", decided_at=T0,
                                    retried_after_block_at=T0))
