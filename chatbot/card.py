@@ -128,6 +128,14 @@ ACTION_LOOKS: dict[Action, ActionLook] = {
              "stays. If the flow is seen again, it asks for a new decision.",
         confirm="Revoke")),
 }
+ESCALATION_WHY = {
+    "click": "a person asked for it",
+    "critical": "the flow is critical",
+    "compliance": "it touches a compliance namespace",
+    "retried-after-block": "it was retried after a block",
+    "pending-timeout": "nobody decided in time",
+}
+"""Why a flow is in the war room, by escalation trigger (the Slack war room says the same)."""
 CONFIRM_TEXT_LIMIT = 300  # Slack's limit for a confirmation dialog's text
 JUSTIFICATION_MAX = 1000
 

@@ -1,4 +1,4 @@
-"""The ``chatbot`` command: serve, migrate, demo, produce, check-config."""
+"""The ``chatbot`` command: serve, migrate, demo, produce, check-config, revoke."""
 
 from __future__ import annotations
 
@@ -35,6 +35,10 @@ def parser() -> argparse.ArgumentParser:
     produce.add_argument("--topic", help="topic (default CHATBOT_KAFKA_TOPIC)")
     produce.add_argument("--samples", action="store_true", help="send the bundled sample flows")
     commands.add_parser("check-config", help="validate settings and the rules file, then exit")
+    revoke = commands.add_parser(
+        "revoke", help="break glass: remove an applied approval's target without chat")
+    revoke.add_argument("anomaly", help="the anomaly id, or its first characters (≥ 6)")
+    revoke.add_argument("--reason", required=True, help="why (audited with your user name)")
     return top
 
 
@@ -54,6 +58,9 @@ async def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "check-config":
         from chatbot.checks import check_config
         return check_config(settings)
+    if args.command == "revoke":
+        from chatbot.cli_revoke import revoke
+        return await revoke(settings, args.anomaly, reason=args.reason)
     if args.command == "migrate":
         from chatbot.store.db import make_engine
         from chatbot.store.migrate import current_revision, upgrade

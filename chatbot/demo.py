@@ -3,8 +3,11 @@
 The composition root for a newcomer's machine: SQLite in the work directory instead of
 PostgreSQL, no Redis, the bundled sample flows replayed through the same validation, dedup
 and storage code as the Kafka consumer (:func:`ingest_lines`), ClientIntents YAML files in a
-directory instead of the cluster, and the local review page instead of Slack. Re-running on
-the same directory is safe: every sample event id is already stored, so the replay is a no-op.
+directory instead of the cluster, and the local review page instead of Slack — with the
+escalator running, so critical and compliance flows land in the page's war-room view, risk
+rules that ask for a confirmation, a justification or a second approver (the page can switch
+between the demo's two approvers), and Revoke on what was applied. Re-running on the same
+directory is safe: every sample event id is already stored, so the replay is a no-op.
 """
 
 from __future__ import annotations
@@ -24,8 +27,10 @@ from chatbot import logs
 from chatbot.applier import Applier
 from chatbot.approvers import ApproverDirectory
 from chatbot.clock import Clock, SystemClock
+from chatbot.config.risk import DEFAULT_RISK, RiskRule
 from chatbot.config.rules import Approvers, Escalation, Rules
 from chatbot.decisions import Decider
+from chatbot.escalation.escalator import Escalator
 from chatbot.intents.directory import DirectorySink
 from chatbot.pipeline.sources import LineTotals, ingest_lines
 from chatbot.review import make_review_app
@@ -35,14 +40,22 @@ from chatbot.store.migrate import upgrade
 
 DEMO_USER = "U0DEMO"
 """The person the review page decides as: an approver for every namespace."""
+SECOND_USER = "U0DEMO2"
+"""A second approver the page can switch to, for flows that need two."""
+COMPLIANCE = ("pci-*",)
 SAMPLES = Path(__file__).with_name("samples") / "flows.jsonl"
 REPLAY_BATCH = 8  # small batches so the progress line moves; the sample file is tiny
 
 
 def demo_rules() -> Rules:
-    everyone = Approvers(namespaces=("*",), users=frozenset({DEMO_USER}))
+    everyone = Approvers(namespaces=("*",), users=frozenset({DEMO_USER, SECOND_USER}))
+    payment_data = RiskRule("payment card data", namespaces=COMPLIANCE, justification=True,
+                            approvals=2)
     return Rules(default_channel="flow-alerts", war_room_channel="war-room",
-                 approvers=(everyone,), escalation=Escalation(war_room_approvers=everyone))
+                 approvers=(everyone,),
+                 escalation=Escalation(war_room_approvers=everyone,
+                                       compliance_namespaces=COMPLIANCE, timer_seconds=1.0),
+                 risk=(*DEFAULT_RISK, payment_data))
 
 
 @dataclass
@@ -55,6 +68,7 @@ class Demo:
     intents_dir: Path
     applier: Applier
     decider: Decider
+    escalator: Escalator
     review_app: web.Application
 
     async def replay(
@@ -87,13 +101,14 @@ async def open_demo(workdir: Path, *, clock: Clock | None = None) -> AsyncIterat
         decider = Decider(sessions=sessions, rules=rules, clock=clock,
                           directory=ApproverDirectory(lookup=None),
                           on_decided=lambda _id, _state: applier.wake())
+        escalator = Escalator(sessions=sessions, rules=rules, clock=clock)
         review_app = make_review_app(sessions=sessions, decider=decider,
                                      intents_dir=intents_dir, user_id=DEMO_USER,
-                                     read_only=False)
+                                     read_only=False, also_as=(SECOND_USER,))
         try:
             yield Demo(engine=engine, sessions=sessions, rules=rules, clock=clock,
                        database=database, intents_dir=intents_dir, applier=applier,
-                       decider=decider, review_app=review_app)
+                       decider=decider, escalator=escalator, review_app=review_app)
         finally:
             await sink.close()
     finally:
@@ -116,6 +131,7 @@ async def run_demo(*, workdir: Path, port: int, stop: asyncio.Event,
             return 1
         finished = asyncio.Event()
         applying = asyncio.create_task(demo.applier.run(finished), name="applier")
+        escalating = asyncio.create_task(demo.escalator.run(finished), name="escalator")
         try:
             await _replay_samples(demo)
             _print_where(demo, url=f"http://127.0.0.1:{_bound_port(runner, port)}/",
@@ -124,7 +140,7 @@ async def run_demo(*, workdir: Path, port: int, stop: asyncio.Event,
                 await stop.wait()
         finally:
             finished.set()
-            await applying
+            await asyncio.gather(applying, escalating)
             await runner.cleanup()
     if not exit_after_replay:
         print("demo stopped; its state stays in", workdir, flush=True)
@@ -149,8 +165,10 @@ async def _replay_samples(demo: Demo) -> None:
 
 
 def _print_where(demo: Demo, *, url: str, seconds: float, waiting: bool) -> None:
-    print(f"review page:   {url}  (you decide as {DEMO_USER}, an approver for every "
-          f"namespace; ready in {seconds:.1f}s)")
+    print(f"review page:   {url}  (you decide as {DEMO_USER} or {SECOND_USER}, approvers "
+          f"for every namespace; ready in {seconds:.1f}s)")
+    print(f"war room:      critical flows and {', '.join(COMPLIANCE)} escalate at once; risky "
+          "approvals ask first, payment data needs a justification and two approvers")
     print(f"ClientIntents: {demo.intents_dir}/<workload>.<namespace>.yaml, written when you "
           "approve")
     print(f"database:      {demo.database} (remove the folder to start over)")

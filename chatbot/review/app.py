@@ -1,8 +1,12 @@
-"""The local review page: the anomaly cards with Approve / Block / Escalate, in a browser.
+"""The local review page: the anomaly cards with Approve / Block / Escalate / Revoke, and a
+war-room view of the escalated ones, in a browser.
 
 The embedded stand-in for Slack (``chatbot demo``), and optionally a read-only dashboard in
 ``serve`` mode. Decisions go through the same :class:`Decider` as a Slack click, as the
-configured local user, so authorization, compare-and-set and audit are the very same code.
+configured local user (or one of the few others the demo lets the page switch to, so a
+two-person rule can be seen working), so authorization, risk, justification, compare-and-set
+and audit are the very same code. A decision the risk rules want justified is answered 422
+with a field error until the request carries the text.
 """
 
 from __future__ import annotations
@@ -16,7 +20,8 @@ from pathlib import Path
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from chatbot.card import Card
+from chatbot.card import Card, justification_problem
+from chatbot.config.rules import Rules
 from chatbot.decisions import Decider, Verdict
 from chatbot.intents.directory import DirectorySink
 from chatbot.lifecycle import State
@@ -38,7 +43,8 @@ ASSETS = {"review.js": "text/javascript", "review.css": "text/css",
 LIST_LIMIT = 500
 AUDIT_LIMIT = 200
 MAX_FILE_CHARS = 64 * 1024
-STATUS = {Verdict.DECIDED: 200, Verdict.STALE: 409, Verdict.REFUSED: 403, Verdict.UNKNOWN: 404}
+STATUS = {Verdict.DECIDED: 200, Verdict.STALE: 409, Verdict.REFUSED: 403, Verdict.UNKNOWN: 404,
+          Verdict.NEEDS_JUSTIFICATION: 422}
 
 
 def make_review_app(
@@ -49,15 +55,21 @@ def make_review_app(
     user_id: str,
     read_only: bool,
     extra_hosts: Collection[str] = (),
+    rules: Rules | None = None,
+    also_as: Collection[str] = (),
 ) -> web.Application:
     """``extra_hosts`` (``name:port``) are accepted in the Host header besides loopback, for a
-    dashboard reached through a port-forward or a proxy."""
+    dashboard reached through a port-forward or a proxy. ``rules`` (the decider's when not
+    given) shape the cards; ``also_as`` are the other users the page may decide as."""
     csrf_token = secrets.token_urlsafe(32)
+    rules = rules or decider.rules
+    users = [user_id, *(user for user in also_as if user != user_id)]
     files = DirectorySink(intents_dir) if intents_dir is not None else None
     page = (STATIC / "index.html").read_text(encoding="utf-8")
     page = (page.replace("{{csrf_header}}", CSRF_HEADER)
             .replace("{{csrf_token}}", csrf_token)
             .replace("{{user_id}}", html.escape(user_id))
+            .replace("{{users}}", html.escape(",".join(users)))
             .replace("{{read_only}}", "true" if read_only else "false"))
 
     async def index(_request: web.Request) -> web.Response:
@@ -73,11 +85,12 @@ def make_review_app(
 
     async def anomalies(_request: web.Request) -> web.Response:
         async with sessions() as session:
-            cards = await stored.cards(session, limit=LIST_LIMIT)
+            cards = await stored.cards(session, limit=LIST_LIMIT, rules=rules)
             counts = await stored.count_by_state(session)
         texts = await _intents_files(cards, files)
         return web.json_response({
             "user_id": user_id,
+            "users": users,
             "read_only": read_only,
             "actions": [] if read_only else action_views(),
             "counts": counts,
@@ -99,12 +112,26 @@ def make_review_app(
         action = parse_action(request.match_info["action"])
         if action is None:
             return web.json_response({"error": "unknown action"}, status=404)
+        form = await _form(request)
+        if form is None:
+            return web.json_response({"error": "the body must be a JSON object"}, status=400)
+        deciding_as = str(form.get("as") or user_id)
+        if deciding_as not in users:
+            return web.json_response({"error": f"this page cannot decide as {deciding_as}"},
+                                     status=403)
+        text = form.get("justification")
+        text = text if isinstance(text, str) else None
+        problem = justification_problem(text) if text is not None else None
+        if problem is not None and text and text.strip():
+            return web.json_response({"verdict": "invalid", "message": problem,
+                                      "errors": {"justification": problem}}, status=422)
         outcome = await decider.decide(anomaly_id=request.match_info["anomaly_id"],
-                                       action=action, user_id=user_id)
-        return web.json_response(
-            {"verdict": outcome.verdict.value, "message": outcome.message,
-             "anomaly": card_view(outcome.card) if outcome.card else None},
-            status=STATUS[outcome.verdict])
+                                       action=action, user_id=deciding_as, justification=text)
+        body = {"verdict": outcome.verdict.value, "message": outcome.message,
+                "anomaly": card_view(outcome.card) if outcome.card else None}
+        if outcome.verdict is Verdict.NEEDS_JUSTIFICATION:
+            body["errors"] = {"justification": justification_problem(None)}
+        return web.json_response(body, status=STATUS[outcome.verdict])
 
     app = web.Application(middlewares=[guard(csrf_token=csrf_token, extra_hosts=extra_hosts)],
                           client_max_size=64 * 1024)
@@ -116,12 +143,23 @@ def make_review_app(
     return app
 
 
+async def _form(request: web.Request) -> dict[str, object] | None:
+    """The decision's JSON body (``justification``, ``as``); an empty body is no fields."""
+    if not request.body_exists:
+        return {}
+    try:
+        form = await request.json()
+    except ValueError:
+        return None
+    return form if isinstance(form, dict) else None
+
+
 async def _intents_files(cards: Iterable[Card], files: DirectorySink | None) -> dict[str, View]:
     """The YAML file behind each applied card (one read per file, however many cards)."""
     if files is None:
         return {}
     wanted = {card.anomaly_id: files.file_for(card.client) for card in cards
-              if card.state is State.APPLIED}
+              if card.state in (State.APPLIED, State.REVOKING, State.REVOKED)}
     paths = list(set(wanted.values()))
     read = await asyncio.gather(*(asyncio.to_thread(_read, path) for path in paths))
     texts = dict(zip(paths, read, strict=True))

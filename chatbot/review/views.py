@@ -9,7 +9,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from chatbot.card import ACTION_LOOKS, Card, target_details, target_label
+from chatbot.card import (
+    ACTION_LOOKS,
+    ESCALATION_WHY,
+    ActionLook,
+    Card,
+    action_look,
+    target_details,
+    target_label,
+)
 from chatbot.intents.document import targets_yaml
 from chatbot.lifecycle import OPEN_STATES, Action
 from chatbot.store.audit import Entry
@@ -48,6 +56,46 @@ def card_view(card: Card, *, intents_file: View | None = None) -> View:
         "applied_object": card.applied_object,
         "intent_yaml": targets_yaml(card.client, card.target),
         "intents_file": intents_file,
+        **trust_view(card),
+    }
+
+
+def trust_view(card: Card) -> View:
+    """What makes the decision one to trust: the card's own buttons (a risky Approve asks
+    first), the risk, what Approve opens, the context and the record of who said why."""
+    return {
+        "actions": [look_view(action, action_look(card, action)) for action in card.actions],
+        "risk": {"risky": card.risk.risky, "reasons": list(card.risk.reasons),
+                 "justification": card.risk.justification},
+        "grant": card.grant,
+        "labels": dict(sorted(card.client.labels.items())),
+        "related": [{"id": r.anomaly_id, "short_id": r.anomaly_id[:8], "label": r.label,
+                     "severity": r.severity, "state": r.state} for r in card.related],
+        "current_targets": (list(card.current_targets) if card.current_targets is not None
+                            else None),
+        "approvals": list(card.approvals),
+        "approvals_required": card.approvals_required,
+        "justifications": [{"by": j.by, "action": j.action, "text": j.text}
+                           for j in card.justifications],
+        "revoked_by": card.revoked_by,
+        "revoked_at": _iso(card.revoked_at),
+        "revoke_result": card.revoke_result,
+        "war_room": None if card.escalated_at is None else {
+            "why": ESCALATION_WHY.get(card.escalation_trigger or "", "it was escalated"),
+            "trigger": card.escalation_trigger},
+    }
+
+
+def look_view(action: Action, look: ActionLook) -> View:
+    confirm = look.confirm
+    return {
+        "action": action.value,
+        "label": look.label,
+        "style": look.style or "default",
+        "justification": look.justification,
+        "confirm": None if confirm is None else {
+            "title": confirm.title, "text": confirm.text, "confirm": confirm.confirm,
+            "deny": confirm.deny},
     }
 
 
@@ -63,19 +111,8 @@ def flow_label(card: Card) -> str:
 
 
 def action_views() -> list[View]:
-    """The decision buttons as the card offers them (labels, styles, confirmations)."""
-    views: list[View] = []
-    for action, look in ACTION_LOOKS.items():
-        confirm = look.confirm
-        views.append({
-            "action": action.value,
-            "label": look.label,
-            "style": look.style or "default",
-            "confirm": None if confirm is None else {
-                "title": confirm.title, "text": confirm.text, "confirm": confirm.confirm,
-                "deny": confirm.deny},
-        })
-    return views
+    """The decision buttons' plain looks; each card's own (``actions``) may ask more."""
+    return [look_view(action, look) for action, look in ACTION_LOOKS.items()]
 
 
 def audit_view(entry: Entry, flows: dict[str, str]) -> View:

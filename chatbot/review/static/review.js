@@ -7,11 +7,12 @@ const meta = (name) => document.querySelector(`meta[name="${name}"]`).content;
 const CSRF_HEADER = meta("csrf-header");
 const CSRF_TOKEN = meta("csrf-token");
 const USER = meta("review-user");
+const USERS = meta("review-users").split(",").filter(Boolean);
 const READ_ONLY = meta("read-only") === "true";
 
 const view = {
   tab: "all", actions: [], cards: new Map(), confirming: new Set(), busy: new Set(),
-  openFiles: new Set(), noticeTimer: 0,
+  openFiles: new Set(), noticeTimer: 0, as: USER, drafts: new Map(), fieldErrors: new Map(),
 };
 
 function el(tag, attrs = {}, ...children) {
@@ -34,10 +35,40 @@ const stateLabel = (state) => state.replace("_", " ");
 
 function facts(card) {
   const list = el("dl", { class: "facts" });
+  const labels = Object.entries(card.labels || {}).map(([k, v]) => `${k}=${v}`).join(" ");
   const rows = [...card.facts, ["Severity", card.severity],
     ["Seen", `${card.count}× (first ${when(card.first_seen)}, last ${when(card.last_seen)})`]];
+  if (labels) rows.push(["Client labels", labels]);
   for (const [label, value] of rows) list.append(el("dt", {}, label), el("dd", {}, value));
   return list;
+}
+
+// What Approve really opens for the configured output, and why the rules call it risky.
+function grant(card) {
+  const risky = card.risk && card.risk.risky && card.open;
+  const needs = [];
+  if (risky && card.risk.justification) needs.push("a justification");
+  if (risky && card.approvals_required > 1) needs.push(`${card.approvals_required} distinct approvers`);
+  return el("div", { class: "grant" },
+    risky ? el("p", { class: "risk" }, `Risky: ${card.risk.reasons.join("; ")}`,
+      needs.length ? ` · Approve needs ${needs.join(" and ")}` : "") : null,
+    el("p", { class: "lead" }, card.open ? "What Approve opens" : "What the approval opens"),
+    el("ul", {}, ...(card.grant || []).map((line) => el("li", {}, line))));
+}
+
+function context(card) {
+  const parts = [];
+  if (card.related && card.related.length) {
+    parts.push(el("p", { class: "lead" }, `Also open for ${card.client.name} (${card.related.length})`),
+      el("ul", {}, ...card.related.slice(0, 5).map((r) =>
+        el("li", { "data-related": r.id }, `${r.severity} ${r.label} `, el("code", {}, r.short_id)))));
+  }
+  if (card.current_targets) {
+    parts.push(el("p", { class: "lead" }, "Its intents now"),
+      card.current_targets.length
+        ? el("ul", {}, ...card.current_targets.map((t) => el("li", {}, t))) : el("p", {}, "none"));
+  }
+  return parts.length ? el("div", { class: "context" }, ...parts) : null;
 }
 
 function intent(card) {
@@ -72,6 +103,26 @@ function outcome(card) {
       lines.push(["retried", `Retried after block: seen again ${when(card.retried_after_block_at)}`]);
     }
   }
+  if (card.open && card.approvals && card.approvals.length) {
+    lines.push(["votes", `Approvals so far: ${card.approvals.map((u) => `@${u}`).join(", ")} ` +
+      `(${card.approvals.length} of ${card.approvals_required}); one Block ends it`]);
+  }
+  if (["revoking", "revoked"].includes(card.state)) {
+    lines.push(["approved", `Approved by ${who} ${when(card.decided_at)}`]);
+    lines.push(["revoked", `Revoked by @${card.revoked_by} ${when(card.revoked_at)}`]);
+  }
+  for (const j of card.justifications || []) {
+    lines.push(["why", `Why (${j.action}, @${j.by}): ${j.text}`]);
+  }
+  if (card.state === "revoking") {
+    lines.push(card.apply_error
+      ? ["failed", `Removing the target failed (attempt ${card.apply_attempts}), retrying: ${card.apply_error}`]
+      : ["waiting", "Removing the target this approval added…"]);
+  }
+  if (card.state === "revoked") {
+    if (card.revoke_result) lines.push(["removed", card.revoke_result]);
+    lines.push(["retried", "If the flow is seen again, it asks for a new decision."]);
+  }
   if (!lines.length) return null;
   return el("ul", { class: "outcome" },
     ...lines.map(([kind, text]) => el("li", { class: kind }, text)));
@@ -88,30 +139,49 @@ function intentsFile(card) {
     el("pre", {}, card.intents_file.text));
 }
 
-function buttons(card) {
-  if (READ_ONLY || !card.open) return null;
+function cardActions(card) {
+  return card.actions || view.actions.filter((a) => card.allowed_actions.includes(a.action));
+}
+
+function confirmPanel(card, look) {
+  const key = `${card.id}:${look.action}`;
   const busy = view.busy.has(card.id);
-  const confirming = view.actions.find((a) => a.confirm && view.confirming.has(`${card.id}:${a.action}`));
-  if (confirming) {
-    const c = confirming.confirm;
-    const key = `${card.id}:${confirming.action}`;
-    return el("div", { class: "confirm", role: "group" },
-      el("strong", {}, c.title), el("p", {}, c.text),
-      el("div", { class: "buttons" },
-        el("button", { type: "button", class: `btn ${confirming.style}`, disabled: busy,
-          "data-action": confirming.action, "data-confirmed": "true",
-          onclick: () => { view.confirming.delete(key); decide(card.id, confirming.action); } },
-        c.confirm),
-        el("button", { type: "button", class: "btn", "data-cancel": "true",
-          onclick: () => { view.confirming.delete(key); redraw(card.id); } }, c.deny)));
-  }
-  const allowed = view.actions.filter((a) => card.allowed_actions.includes(a.action));
-  return el("div", { class: "buttons" }, ...allowed.map((a) =>
+  const c = look.confirm || { title: `${look.label}?`, text: "", confirm: look.label, deny: "Cancel" };
+  const error = view.fieldErrors.get(key);
+  const field = look.justification ? el("label", { class: "why" }, "Justification",
+    el("textarea", { rows: 3, maxLength: 1000, value: view.drafts.get(key) || "",
+      "data-justification": "true", placeholder: "Why this access is needed; a ticket link",
+      oninput: (event) => view.drafts.set(key, event.target.value) }),
+    error ? el("span", { class: "field-error", role: "alert" }, error) : null) : null;
+  return el("div", { class: `confirm${look.justification ? " justify" : ""}`, role: "group" },
+    el("strong", {}, c.title), c.text ? el("p", {}, c.text) : null, field,
+    el("div", { class: "buttons" },
+      el("button", { type: "button", class: `btn ${look.style}`, disabled: busy,
+        "data-action": look.action, "data-confirmed": "true",
+        onclick: () => decide(card.id, look.action, view.drafts.get(key)) }, c.confirm),
+      el("button", { type: "button", class: "btn", "data-cancel": "true",
+        onclick: () => { view.confirming.delete(key); view.fieldErrors.delete(key); redraw(card.id); } },
+      c.deny)));
+}
+
+function buttons(card) {
+  const looks = cardActions(card);
+  if (READ_ONLY || !looks.length) return null;
+  const busy = view.busy.has(card.id);
+  const confirming = looks.find((a) => view.confirming.has(`${card.id}:${a.action}`));
+  if (confirming) return confirmPanel(card, confirming);
+  return el("div", { class: "buttons" }, ...looks.map((a) =>
     el("button", { type: "button", class: `btn ${a.style}`, disabled: busy, "data-action": a.action,
+      "data-asks": a.confirm || a.justification ? "true" : "false",
       onclick: () => {
-        if (a.confirm) { view.confirming.add(`${card.id}:${a.action}`); redraw(card.id); }
+        if (a.confirm || a.justification) { view.confirming.add(`${card.id}:${a.action}`); redraw(card.id); }
         else decide(card.id, a.action);
       } }, a.label)));
+}
+
+function warRoom(card) {
+  if (!card.war_room) return null;
+  return el("p", { class: "war-why" }, `War room: escalated because ${card.war_room.why}`);
 }
 
 function cardNode(card) {
@@ -121,7 +191,8 @@ function cardNode(card) {
     el("span", { class: "sev" }, card.severity),
     el("h2", {}, card.title),
     el("span", { class: "state" }, stateLabel(card.state))),
-  facts(card), intent(card), outcome(card), intentsFile(card), buttons(card),
+  warRoom(card), facts(card), grant(card), intent(card), context(card), outcome(card),
+  intentsFile(card), buttons(card),
   el("footer", {}, `anomaly ${card.short_id} · ${stateLabel(card.state)}`));
 }
 
@@ -159,6 +230,8 @@ function render(data) {
   document.getElementById("n-all").textContent = data.total;
   document.getElementById("n-open").textContent = open;
   document.getElementById("n-decided").textContent = data.total - open;
+  document.getElementById("n-war-room").textContent =
+    data.anomalies.filter((card) => card.war_room).length;
   document.getElementById("empty").hidden = data.total > 0;
   applyTab();
 }
@@ -167,8 +240,10 @@ function applyTab() {
   const audit = view.tab === "audit";
   document.getElementById("audit").hidden = !audit;
   document.getElementById("cards").hidden = audit;
+  document.getElementById("war-room-lead").hidden = view.tab !== "war-room";
   for (const { card, node } of view.cards.values()) {
-    node.hidden = (view.tab === "open" && !card.open) || (view.tab === "decided" && card.open);
+    node.hidden = (view.tab === "open" && !card.open) || (view.tab === "decided" && card.open) ||
+      (view.tab === "war-room" && !card.war_room);
   }
 }
 
@@ -192,13 +267,27 @@ function notice(text, kind) {
   view.noticeTimer = setTimeout(() => { box.hidden = true; }, 8000);
 }
 
-async function decide(id, action) {
+async function decide(id, action, justification) {
+  const key = `${id}:${action}`;
   view.busy.add(id);
   redraw(id);
   try {
+    const form = { as: view.as };
+    if (justification !== undefined) form.justification = justification;
     const response = await fetch(`/api/anomalies/${encodeURIComponent(id)}/${action}`, {
-      method: "POST", headers: { [CSRF_HEADER]: CSRF_TOKEN }, credentials: "same-origin" });
+      method: "POST", headers: { [CSRF_HEADER]: CSRF_TOKEN, "Content-Type": "application/json" },
+      credentials: "same-origin", body: JSON.stringify(form) });
     const body = await response.json();
+    if (response.status === 422 && body.errors) {
+      // The field stays open with the reason next to it, like Slack's modal.
+      view.confirming.add(key);
+      view.fieldErrors.set(key, body.errors.justification);
+      notice(body.message, "refused");
+      return;
+    }
+    view.confirming.delete(key);
+    view.fieldErrors.delete(key);
+    view.drafts.delete(key);
     const decided = body.verdict === "decided" && body.anomaly;
     const text = decided ? `${body.anomaly.title}: ${stateLabel(body.anomaly.state)}` : body.message;
     notice(text || body.error || response.statusText, response.ok ? "ok" : "refused");
@@ -233,10 +322,20 @@ async function poll() {
   setTimeout(poll, POLL_MS);
 }
 
+function whoAmI() {
+  const who = document.getElementById("who");
+  if (READ_ONLY) { who.textContent = "Read-only dashboard"; return; }
+  const lead = "You decide as ";
+  const tail = ", with the same approver rules, risk rules and audit as in Slack.";
+  if (USERS.length < 2) { who.textContent = `${lead}@${USER}${tail}`; return; }
+  // The demo has two approvers, so a two-person rule can be seen working.
+  const pick = el("select", { id: "decide-as", onchange: (event) => { view.as = event.target.value; } },
+    ...USERS.map((user) => el("option", { value: user, selected: user === view.as }, `@${user}`)));
+  who.replaceChildren(lead, pick, tail);
+}
+
 document.addEventListener("DOMContentLoaded", () => {
-  document.getElementById("who").textContent = READ_ONLY
-    ? "Read-only dashboard"
-    : `You decide as @${USER}, with the same approver rules and audit as in Slack.`;
+  whoAmI();
   for (const tab of document.querySelectorAll("#tabs button")) {
     tab.addEventListener("click", () => {
       view.tab = tab.dataset.tab;
