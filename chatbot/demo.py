@@ -134,6 +134,12 @@ async def run_demo(*, workdir: Path, port: int, stop: asyncio.Event,
         escalating = asyncio.create_task(demo.escalator.run(finished), name="escalator")
         try:
             await _replay_samples(demo)
+            # Once now, so the first look at the page already has its war room; the timer
+            # keeps checking from here (pending timeouts, retries after a block).
+            escalated = await demo.escalator.check(None)
+            if escalated:
+                print(f"war room:      {escalated} flows escalated (critical, or in "
+                      f"{', '.join(COMPLIANCE)})", flush=True)
             _print_where(demo, url=f"http://127.0.0.1:{_bound_port(runner, port)}/",
                          seconds=time.monotonic() - started, waiting=not exit_after_replay)
             if not exit_after_replay:
@@ -167,8 +173,8 @@ async def _replay_samples(demo: Demo) -> None:
 def _print_where(demo: Demo, *, url: str, seconds: float, waiting: bool) -> None:
     print(f"review page:   {url}  (you decide as {DEMO_USER} or {SECOND_USER}, approvers "
           f"for every namespace; ready in {seconds:.1f}s)")
-    print(f"war room:      critical flows and {', '.join(COMPLIANCE)} escalate at once; risky "
-          "approvals ask first, payment data needs a justification and two approvers")
+    print("risk rules:    risky approvals ask first; payment data needs a justification and "
+          "two approvers; Revoke takes an applied approval back")
     print(f"ClientIntents: {demo.intents_dir}/<workload>.<namespace>.yaml, written when you "
           "approve")
     print(f"database:      {demo.database} (remove the folder to start over)")

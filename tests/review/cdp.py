@@ -98,6 +98,11 @@ class Page:
             await self.send("Input.dispatchMouseEvent", type=kind, x=box["x"], y=box["y"],
                             button="left", clickCount=1)
 
+    async def type_text(self, selector: str, text: str) -> None:
+        """Click into the field, then type as a keyboard would (input events included)."""
+        await self.click(selector)
+        await self.send("Input.insertText", text=text)
+
     async def screenshot(self, path: Path, *, full_page: bool = True) -> None:
         params: dict[str, Any] = {"format": "png"}
         if full_page:

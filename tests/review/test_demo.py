@@ -53,7 +53,11 @@ async def test_replaying_the_samples_stores_the_anomalies_and_a_rerun_is_a_no_op
     assert f"review page:   http://127.0.0.1:{port}/" in output
     assert f"{workdir.resolve() / 'intents'}/<workload>.<namespace>.yaml" in output
     assert len(stored_anomalies(workdir)) == 23
-    assert {state for _, state in stored_anomalies(workdir)} == {"pending"}
+    # critical and compliance flows are in the war room before anyone looks
+    assert "war room:      3 flows escalated (critical, or in pci-*)" in output
+    assert sorted(name for name, state in stored_anomalies(workdir) if state == "escalated") \
+        == ["matchmaker", "netshoot-debug", "stats"]
+    assert {state for _, state in stored_anomalies(workdir)} == {"pending", "escalated"}
 
     code, output = await run(demo_command(workdir, port, "--exit-after-replay"))
 

@@ -3,11 +3,13 @@ the anomalies, decides through the same code as Slack, and refuses anything cros
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import yaml
 
-from chatbot.demo import DEMO_USER, Demo
+from chatbot.demo import DEMO_USER, SECOND_USER, Demo
+from chatbot.intents.provenance import grant_key
 from chatbot.review import make_review_app
 from chatbot.review.guard import CSRF_HEADER
 from chatbot.store.audit import entries
@@ -37,7 +39,7 @@ async def test_the_page_lists_every_sample_anomaly_as_a_pending_card(
 
     assert body["total"] == len(body["anomalies"]) == 23
     assert body["counts"] == {"pending": 23}
-    assert [a["action"] for a in body["actions"]] == ["approve", "block", "escalate"]
+    assert [a["action"] for a in body["actions"]] == ["approve", "block", "escalate", "revoke"]
     worrying = find(body, "matchmaker → telemetry.mmkr-update.xyz")
     assert worrying["severity"] == "high" and worrying["count"] > 1
     assert body["anomalies"][0]["severity"] == "critical"
@@ -107,7 +109,7 @@ async def test_a_post_without_the_csrf_token_is_refused_and_decides_nothing(
 async def test_a_cross_origin_post_is_refused_even_with_the_token(review: ReviewClient) -> None:
     card = find(await listing(review), "stats → pci-payments/card-vault")
     token = await csrf_token(review)
-    url = f"/api/anomalies/{card['id']}/approve"
+    url = f"/api/anomalies/{card['id']}/block"
 
     for foreign in ({"Origin": "http://evil.example"}, {"Origin": "null"},
                     {"Sec-Fetch-Site": "cross-site"},
@@ -118,6 +120,7 @@ async def test_a_cross_origin_post_is_refused_even_with_the_token(review: Review
     same_origin = {"Origin": f"http://127.0.0.1:{review.port}", "Sec-Fetch-Site": "same-origin"}
     response = await review.post(url, headers={CSRF_HEADER: token, **same_origin})
     assert response.status == 200
+    assert find(await listing(review), "stats → pci-payments/card-vault")["state"] == "blocked"
 
 
 async def test_a_foreign_host_header_is_refused_against_dns_rebinding(
@@ -175,3 +178,69 @@ async def test_unknown_anomalies_and_actions_are_not_found(review: ReviewClient)
     assert (await review.post("/api/anomalies/feedface/approve", headers=headers)).status == 404
     assert (await review.post(f"/api/anomalies/{card['id']}/delete", headers=headers)
             ).status == 404
+
+
+async def test_payment_data_needs_a_justification_and_two_approvers_on_the_page(
+        demo: Demo, review: ReviewClient) -> None:
+    card = find(await listing(review), "stats → pci-payments/card-vault")
+    assert card["risk"]["justification"] and "payment card data" in card["risk"]["reasons"]
+    assert card["approvals_required"] == 2
+    [approve] = [a for a in card["actions"] if a["action"] == "approve"]
+    assert approve["justification"] and approve["confirm"]["title"] == "Approve a risky flow?"
+    url = f"/api/anomalies/{card['id']}/approve"
+    headers = {CSRF_HEADER: await csrf_token(review)}
+
+    for form in ({}, {"justification": "  "}):
+        refused = await review.post(url, headers=headers, json=form)
+        assert refused.status == 422
+        assert "Write why" in (await refused.json())["errors"]["justification"]
+    first = await review.post(url, headers=headers, json={"justification": "PAY-12 fraud check"})
+    assert first.status == 200 and "1 of 2" in (await first.json())["message"]
+    shown = find(await listing(review), "stats → pci-payments/card-vault")
+    assert shown["state"] == "pending" and shown["approvals"] == [DEMO_USER]
+
+    second = await review.post(url, headers=headers,
+                               json={"as": SECOND_USER, "justification": "agreed, PAY-12"})
+    assert second.status == 200
+    assert await demo.applier.apply_due() == 1
+    document = yaml.safe_load((demo.intents_dir / "stats.rps.yaml").read_text())
+    grant = json.loads(document["metadata"]["annotations"][grant_key(card["id"])])
+    assert grant["votes"] == [DEMO_USER, SECOND_USER] and grant["by"] == SECOND_USER
+    assert grant["why"] == f"{DEMO_USER}: PAY-12 fraud check | {SECOND_USER}: agreed, PAY-12"
+    audit = (await (await review.get("/api/audit")).json())["entries"]
+    assert {e["detail"].get("justification") for e in audit if e["anomaly_id"] == card["id"]
+            and e["action"] == "approve"} == {"PAY-12 fraud check", "agreed, PAY-12"}
+
+
+async def test_the_page_decides_only_as_the_people_it_offers(review: ReviewClient) -> None:
+    card = find(await listing(review), "stats → api.segment.io")
+    response = await review.post(f"/api/anomalies/{card['id']}/block",
+                                 headers={CSRF_HEADER: await csrf_token(review)},
+                                 json={"as": "U0SOMEONEELSE"})
+    assert response.status == 403
+    assert find(await listing(review), "stats → api.segment.io")["state"] == "pending"
+
+
+async def test_revoke_on_the_page_takes_the_target_out_of_the_yaml(
+        demo: Demo, review: ReviewClient) -> None:
+    headers = {CSRF_HEADER: await csrf_token(review)}
+    games = find(await listing(review), "web → rps/game-api", "GET /api/v1/games")
+    moves = find(await listing(review), "web → rps/game-api", "POST /api/v1/moves")
+    for card in (games, moves):
+        assert (await review.post(f"/api/anomalies/{card['id']}/approve",
+                                  headers=headers)).status == 200
+    assert await demo.applier.apply_due() == 2
+    applied = find(await listing(review), "web → rps/game-api", "GET /api/v1/games")
+    assert [a["action"] for a in applied["actions"]] == ["revoke"]
+
+    response = await review.post(f"/api/anomalies/{games['id']}/revoke", headers=headers)
+    assert response.status == 200 and (await response.json())["anomaly"]["state"] == "revoking"
+    assert await demo.applier.apply_due() == 1
+
+    document = yaml.safe_load((demo.intents_dir / "web.rps.yaml").read_text())
+    assert document["spec"]["targets"] == [{"service": {"name": "game-api", "http": [
+        {"path": "/api/v1/moves", "methods": ["POST"]}]}}]
+    revoked = find(await listing(review), "web → rps/game-api", "GET /api/v1/games")
+    assert revoked["state"] == "revoked" and revoked["revoked_by"] == DEMO_USER
+    assert "removed what this approval added" in revoked["revoke_result"]
+    assert revoked["actions"] == []
