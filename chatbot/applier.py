@@ -25,6 +25,7 @@ from chatbot.card import Card
 from chatbot.chaos import crash_point
 from chatbot.clock import Clock
 from chatbot.errors import ChatbotError, PermanentError, TemporaryError
+from chatbot.events.model import Workload
 from chatbot.intents.document import target_entry
 from chatbot.intents.provenance import approval_note
 from chatbot.intents.removal import Keep
@@ -68,6 +69,7 @@ class Applier:
         on_changed: Callable[[str], None] = lambda _id: None,
         on_first_failure: FailureNote | None = None,
         observe_latency: Callable[[float], None] = lambda _s: None,
+        on_written: Callable[[Workload], None] = lambda _client: None,
     ) -> None:
         self._sessions = sessions
         self._sink = sink
@@ -75,6 +77,7 @@ class Applier:
         self._on_changed = on_changed
         self._on_first_failure = on_first_failure
         self._observe_latency = observe_latency
+        self._on_written = on_written
         self._wake = asyncio.Event()
 
     def wake(self) -> None:
@@ -155,7 +158,9 @@ class Applier:
             record(session, anomaly_id=card.anomaly_id, actor="system", action="apply",
                    result="applied" if applied.changed else "unchanged", now=now,
                    detail={"object": applied.object_ref})
-        self._on_changed(card.anomaly_id)
+            if applied.changed:
+                await anomalies.touch_client(session, card)
+        self._written(card)
 
     async def _revoke(self, card: Card) -> None:
         async with self._sessions() as session:
@@ -183,6 +188,12 @@ class Applier:
                    detail={"object": revoked.object_ref, "removed": list(revoked.removed),
                            "kept_for": list(revoked.kept_for),
                            "still_allowed": revoked.still_allowed})
+            if revoked.changed:
+                await anomalies.touch_client(session, card)
+        self._written(card)
+
+    def _written(self, card: Card) -> None:
+        self._on_written(card.client)
         self._on_changed(card.anomaly_id)
 
     async def _failed(self, card: Card, error: BaseException) -> None:

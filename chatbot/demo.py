@@ -31,6 +31,7 @@ from chatbot.config.risk import DEFAULT_RISK, RiskRule
 from chatbot.config.rules import Approvers, Escalation, Rules
 from chatbot.decisions import Decider
 from chatbot.escalation.escalator import Escalator
+from chatbot.intents.current import CurrentIntents
 from chatbot.intents.directory import DirectorySink
 from chatbot.pipeline.sources import LineTotals, ingest_lines
 from chatbot.review import make_review_app
@@ -97,6 +98,7 @@ async def open_demo(workdir: Path, *, clock: Clock | None = None) -> AsyncIterat
         await upgrade(engine)
         sessions = make_sessions(engine)
         sink = DirectorySink(intents_dir)
+        current = CurrentIntents(read=sink.read, ttl=0.0)  # local files: always as they are
         applier = Applier(sessions=sessions, sink=sink, clock=clock)
         decider = Decider(sessions=sessions, rules=rules, clock=clock,
                           directory=ApproverDirectory(lookup=None),
@@ -104,7 +106,8 @@ async def open_demo(workdir: Path, *, clock: Clock | None = None) -> AsyncIterat
         escalator = Escalator(sessions=sessions, rules=rules, clock=clock)
         review_app = make_review_app(sessions=sessions, decider=decider,
                                      intents_dir=intents_dir, user_id=DEMO_USER,
-                                     read_only=False, also_as=(SECOND_USER,))
+                                     read_only=False, also_as=(SECOND_USER,),
+                                     current_intents=current.targets)
         try:
             yield Demo(engine=engine, sessions=sessions, rules=rules, clock=clock,
                        database=database, intents_dir=intents_dir, applier=applier,

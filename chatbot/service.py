@@ -30,6 +30,7 @@ from chatbot.config.settings import Settings
 from chatbot.decisions import Decider
 from chatbot.escalation.escalator import Escalator
 from chatbot.escalation.leader import RedisLeader, SoleLeader
+from chatbot.intents.current import CurrentIntents, IntentsReader
 from chatbot.intents.sink import IntentsSink
 from chatbot.intents.wiring import intents_sink
 from chatbot.lifecycle import State
@@ -138,11 +139,14 @@ async def open_service(settings: Settings, *, clock: Clock | None = None,
         if redis is not None:
             stack.push_async_callback(redis.aclose)
 
+        current = CurrentIntents(read=sink.read) if isinstance(sink, IntentsReader) else None
         outbox = SlackOutbox(sessions=sessions, client=client, clock=clock, rules=rules,
                              on_call=lambda method, outcome: metrics.slack_calls.labels(
-                                 method, outcome).inc())
+                                 method, outcome).inc(),
+                             current_intents=current.targets if current else None)
         applier = Applier(sessions=sessions, sink=sink, clock=clock,
                           on_changed=lambda _id: outbox.wake(),
+                          on_written=current.forget if current else lambda _client: None,
                           on_first_failure=lambda card: outbox.note_in_thread(
                               card.anomaly_id, apply_failure(card)),
                           observe_latency=metrics.apply_seconds.observe)

@@ -78,5 +78,5 @@ def test_a_bad_risk_rule_is_named(risk_rules: object, message: str) -> None:
 
 
 def test_a_bad_enforcement_value_is_named() -> None:
-    with pytest.raises(ConfigError, match="enforcement.mesh must be one of istio, linkerd"):
+    with pytest.raises(ConfigError, match=r"enforcement\.mesh must be one of istio, linkerd"):
         rules_from_document({"channels": {"default": "f"}, "enforcement": {"mesh": "consul"}})

@@ -57,6 +57,10 @@ class DirectorySink:
                        removed=removal.removed, kept_for=removal.kept_for,
                        still_allowed=removal.still_allowed)
 
+    async def read(self, client: Workload) -> Document | None:
+        """The workload's file as it stands (for the card), or None."""
+        return await asyncio.to_thread(_read, self.file_for(client))
+
     async def close(self) -> None:
         return None
 

@@ -78,6 +78,15 @@ class KubernetesSink:
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             raise unreachable(exc) from exc
 
+    async def read(self, client: Workload) -> Document | None:
+        """The workload's ClientIntents as it stands (for the card), or None."""
+        try:
+            return await self._find(client)
+        except ApiException as exc:
+            raise refusal(exc) from exc
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            raise unreachable(exc) from exc
+
     async def close(self) -> None:
         await self._api_client.close()
 

@@ -14,7 +14,8 @@ from __future__ import annotations
 import asyncio
 import html
 import secrets
-from collections.abc import Collection, Iterable
+from collections.abc import Awaitable, Callable, Collection, Iterable
+from dataclasses import replace
 from pathlib import Path
 
 from aiohttp import web
@@ -23,8 +24,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from chatbot.card import Card, justification_problem
 from chatbot.config.rules import Rules
 from chatbot.decisions import Decider, Verdict
+from chatbot.events.model import Workload
 from chatbot.intents.directory import DirectorySink
-from chatbot.lifecycle import State
+from chatbot.lifecycle import OPEN_STATES, State
 from chatbot.review.guard import CSRF_HEADER, guard
 from chatbot.review.views import (
     View,
@@ -43,6 +45,7 @@ ASSETS = {"review.js": "text/javascript", "review.css": "text/css",
 LIST_LIMIT = 500
 AUDIT_LIMIT = 200
 MAX_FILE_CHARS = 64 * 1024
+CurrentIntents = Callable[[Workload], Awaitable[tuple[str, ...] | None]]
 STATUS = {Verdict.DECIDED: 200, Verdict.STALE: 409, Verdict.REFUSED: 403, Verdict.UNKNOWN: 404,
           Verdict.NEEDS_JUSTIFICATION: 422}
 
@@ -57,6 +60,7 @@ def make_review_app(
     extra_hosts: Collection[str] = (),
     rules: Rules | None = None,
     also_as: Collection[str] = (),
+    current_intents: CurrentIntents | None = None,
 ) -> web.Application:
     """``extra_hosts`` (``name:port``) are accepted in the Host header besides loopback, for a
     dashboard reached through a port-forward or a proxy. ``rules`` (the decider's when not
@@ -88,6 +92,7 @@ def make_review_app(
             cards = await stored.cards(session, limit=LIST_LIMIT, rules=rules)
             counts = await stored.count_by_state(session)
         texts = await _intents_files(cards, files)
+        cards = await _in_context(cards, current_intents)
         return web.json_response({
             "user_id": user_id,
             "users": users,
@@ -141,6 +146,17 @@ def make_review_app(
     app.router.add_get("/api/audit", audit)
     app.router.add_post("/api/anomalies/{anomaly_id}/{action}", decide)
     return app
+
+
+async def _in_context(cards: list[Card], current: CurrentIntents | None) -> list[Card]:
+    """Open cards also show their client's intents as they stand (one read per client)."""
+    if current is None:
+        return cards
+    clients = list({card.client for card in cards if card.state in OPEN_STATES})
+    found = dict(zip(clients, await asyncio.gather(*(current(c) for c in clients)),
+                     strict=True))
+    return [replace(card, current_targets=found[card.client]) if card.client in found
+            else card for card in cards]
 
 
 async def _form(request: web.Request) -> dict[str, object] | None:

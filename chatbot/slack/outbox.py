@@ -12,7 +12,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import timedelta
 
 import aiohttp
@@ -20,9 +21,12 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from chatbot.card import Card
 from chatbot.chaos import crash_point
 from chatbot.clock import Clock
 from chatbot.config.rules import Rules
+from chatbot.events.model import Workload
+from chatbot.lifecycle import OPEN_STATES
 from chatbot.slack.blocks import anomaly_message, message_metadata
 from chatbot.slack.channels import ChannelDirectory
 from chatbot.slack.delivery import find_posted, method_of, retry_delay
@@ -36,6 +40,7 @@ from chatbot.waiting import nap
 
 log = logging.getLogger(__name__)
 
+CurrentIntents = Callable[[Workload], Awaitable[tuple[str, ...] | None]]
 POST_LEASE = timedelta(seconds=30)
 COUNTER_UPDATE_EVERY = timedelta(seconds=10)
 CARD, WAR_ROOM = "card", "war-room"
@@ -52,8 +57,10 @@ class SlackOutbox:
         rules: Rules | None = None,
         pacer: ChannelPacer | None = None,
         on_call: Callable[[str, str], None] = lambda _method, _outcome: None,
+        current_intents: CurrentIntents | None = None,
     ) -> None:
         self._sessions = sessions
+        self._current_intents = current_intents
         self._client = client
         self._clock = clock
         self._rules = rules or Rules(default_channel="flow-alerts")
@@ -192,7 +199,7 @@ class SlackOutbox:
                 return
         response = await self._client.chat_postMessage(
             channel=delivery.channel, metadata=message_metadata(card), unfurl_links=False,
-            unfurl_media=False, **anomaly_message(card))
+            unfurl_media=False, **anomaly_message(await self._in_context(card)))
         self._on_call("chat.postMessage", "ok")
         crash_point("after_post")
         self._channels.remember(delivery.channel, str(response["channel"]))
@@ -215,12 +222,18 @@ class SlackOutbox:
         card, delivery = stored.card, stored.delivery
         assert delivery.slack_channel_id and delivery.slack_ts
         await self._client.chat_update(channel=delivery.slack_channel_id, ts=delivery.slack_ts,
-                                       **anomaly_message(card))
+                                       **anomaly_message(await self._in_context(card)))
         self._on_call("chat.update", "ok")
         async with self._sessions.begin() as session:
             await messages.record_update(session, card.anomaly_id,
                                          revision=delivery.revision, version=card.version,
                                          now=self._clock.now())
+
+    async def _in_context(self, card: Card) -> Card:
+        """An open card also shows the client's intents as they stand."""
+        if self._current_intents is None or card.state not in OPEN_STATES:
+            return card
+        return replace(card, current_targets=await self._current_intents(card.client))
 
     async def note_in_thread(self, anomaly_id: str, text: str) -> None:
         """A reply under the anomaly's card; best effort, never blocks a state change."""

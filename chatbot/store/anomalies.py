@@ -148,6 +148,19 @@ async def applied_for_client(session: AsyncSession, card: Card) -> list[Card]:
     return [_stored(row, None).card for row in rows]
 
 
+async def touch_client(session: AsyncSession, card: Card) -> None:
+    """The client's intents changed: its other open cards show them, so they re-render."""
+    client = card.client
+    await changed_rows(session, update(Anomaly)
+                       .where(Anomaly.cluster == card.cluster)
+                       .where(Anomaly.client_namespace == client.namespace)
+                       .where(Anomaly.client_name == client.name)
+                       .where(Anomaly.client_kind == client.kind)
+                       .where(Anomaly.id != card.anomaly_id)
+                       .where(Anomaly.state.in_([s.value for s in OPEN_STATES]))
+                       .values(revision=Anomaly.revision + 1))
+
+
 async def find_id(session: AsyncSession, prefix: str) -> list[str]:
     """Anomaly ids starting with ``prefix`` (a card shows the first eight characters)."""
     if not prefix.isalnum():

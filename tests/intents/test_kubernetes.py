@@ -26,7 +26,8 @@ from chatbot.intents.document import (
     ApprovalNote,
 )
 from chatbot.intents.kubernetes import PLURAL, KubernetesSink, kubernetes_sink
-from chatbot.intents.sink import Applied
+from chatbot.intents.provenance import grant_key
+from chatbot.intents.sink import Applied, Revoked
 from testbench.kube import KubeCluster
 from testbench.process import free_port
 
@@ -193,6 +194,56 @@ async def test_without_conflict_retries_concurrent_writers_collide(
     assert failures
     assert all(isinstance(failure, TemporaryError) and "kept changing" in str(failure)
                for failure in failures)
+
+
+async def test_a_revoke_racing_approvals_removes_only_its_target(
+    sink: KubernetesSink, kube_admin_client: ApiClient, kube_namespace: str
+) -> None:
+    """Revoke and approvals read the same object; whoever loses the resourceVersion race
+    re-reads and retries, so the revoked target goes and every approval lands."""
+    await sink.apply(client=checkout(kube_namespace), target=deployment("payments"),
+                     note=note("revoked-1"))
+    await sink.apply(client=checkout(kube_namespace), target=deployment("ledger"),
+                     note=note("kept-1"))
+
+    revoked, *approved = await asyncio.gather(
+        sink.revoke(client=checkout(kube_namespace), target=deployment("payments"),
+                    anomaly_id="revoked-1", keep=()),
+        *(sink.apply(client=checkout(kube_namespace), target=deployment(f"backend-{n}"),
+                     note=note(f"a-{n}")) for n in range(4)))
+
+    assert isinstance(revoked, Revoked) and revoked.changed and revoked.recorded
+    assert revoked.removed == ({"kubernetes": {"name": "payments.billing",
+                                               "kind": "Deployment"}},)
+    assert all(isinstance(result, Applied) for result in approved)
+    [intents] = await stored(kube_admin_client, kube_namespace)
+    names = [entry["kubernetes"]["name"] for entry in intents["spec"]["targets"]]
+    assert names[0] == "ledger.billing" and "payments.billing" not in names
+    assert sorted(names[1:]) == [f"backend-{n}.billing" for n in range(4)]
+    assert grant_key("revoked-1") not in intents["metadata"]["annotations"]
+    assert grant_key("kept-1") in intents["metadata"]["annotations"]
+
+
+async def test_least_privilege_revokes_the_last_target_without_deleting_anything(
+    kube_cluster: KubeCluster, kube_admin_client: ApiClient, kube_namespace: str
+) -> None:
+    await grant(kube_admin_client, kube_namespace, "flow-approval-chatbot",
+                verbs=["get", "list", "create", "update", "patch"])
+    kubeconfig = kube_cluster.service_account_kubeconfig(kube_namespace, "flow-approval-chatbot")
+    bot = await kubernetes_sink(kubeconfig)
+    try:
+        await apply_once_authorized(bot, checkout(kube_namespace), deployment("payments"))
+        revoked = await bot.revoke(client=checkout(kube_namespace),
+                                   target=deployment("payments"), anomaly_id="a-1", keep=())
+        again = await bot.revoke(client=checkout(kube_namespace),
+                                 target=deployment("payments"), anomaly_id="a-1", keep=())
+    finally:
+        await bot.close()
+
+    [intents] = await stored(kube_admin_client, kube_namespace)
+    assert revoked.changed and intents["spec"]["targets"] == []
+    assert not again.changed and again.recorded is False
+    assert revoked.object_ref == f"ClientIntents {kube_namespace}/checkout"
 
 
 async def test_an_object_the_schema_rejects_is_a_permanent_error_with_the_reason(

@@ -70,6 +70,10 @@ async def test_a_reviewer_decides_escalates_justifies_and_revokes_in_a_real_brow
         await state_of(page, games, "applied")
         assert "Approved by @U0DEMO" in await text_of(page, card(games))
         assert "File web.rps.yaml" in await text_of(page, f"{card(games)} details.file")
+        # The client's other open cards now show its intents as they stand.
+        moves = ids["web → rps/game-api", "POST /api/v1/moves"]
+        await page.wait_for(f"document.querySelector({json.dumps(card(moves))}).textContent"
+                            ".includes('service game-api: GET /api/v1/games')")
 
         # Blocking writes nothing, so it asks nothing — even for a worrying flow.
         await page.click(f'{card(lookalike)} button[data-action="block"]')
@@ -131,7 +135,8 @@ async def test_a_reviewer_decides_escalates_justifies_and_revokes_in_a_real_brow
         assert document["spec"]["targets"] == []
         assert not any(key.startswith("flow-approval-chatbot/grant.")
                        for key in (document["metadata"].get("annotations") or {}))
-        assert not (intents / "stats.rps.yaml").read_text() == ""
+        vault_file = yaml.safe_load((intents / "stats.rps.yaml").read_text())
+        assert vault_file["spec"]["targets"][0]["service"]["name"] == "card-vault.pci-payments"
 
         mention = ids["web → rps/game-api", "GET /api/v1/players/<!channel>/profile"]
         assert "/api/v1/players/<!channel>/profile" in await text_of(page, card(mention))
