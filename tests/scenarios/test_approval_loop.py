@@ -91,7 +91,9 @@ async def test_approve_writes_client_intents_and_keeps_other_targets(
 
     async def updated() -> bool:
         [message, _] = bot.slack.messages("flow-alerts")
-        return "Approved" in json.dumps(message.blocks) and not buttons(message.blocks)
+        # decided: only Revoke is left to do
+        return ("Approved" in json.dumps(message.blocks)
+                and buttons(message.blocks) == [ActionId.REVOKE])
     await eventually(updated, what="the first card updated with the decision")
 
 

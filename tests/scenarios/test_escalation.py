@@ -172,7 +172,8 @@ async def test_a_decision_in_the_war_room_updates_both_messages_and_writes_inten
     async def both_updated() -> bool:
         card = bot.slack.messages("flow-alerts")[0]
         war = next(m for m in bot.slack.messages("war-room") if m.blocks)
-        return all(f"<@{RESPONDER}>" in shown(m) and not buttons(m) for m in (card, war))
+        return all(f"<@{RESPONDER}>" in shown(m) and buttons(m) == [ActionId.REVOKE]
+                   for m in (card, war))
     await eventually(both_updated, what="both messages show the decision")
 
 
