@@ -3,6 +3,7 @@ moves only when the test says so)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -14,7 +15,8 @@ from chatbot.decisions import Decider, Verdict
 from chatbot.errors import PermanentError, TemporaryError
 from chatbot.events.model import Target, Workload
 from chatbot.intents.document import ApprovalNote
-from chatbot.intents.sink import Applied
+from chatbot.intents.removal import Keep
+from chatbot.intents.sink import Applied, Revoked
 from chatbot.lifecycle import Action, State
 from chatbot.store import anomalies
 from tests.store.test_decisions import RULES, event, stored
@@ -33,6 +35,14 @@ class FlakySink:
             raise self.errors.pop(0)
         return Applied(object_ref=f"ClientIntents {client.namespace}/{client.name}",
                        changed=True, document={})
+
+    async def revoke(self, *, client: Workload, target: Target, anomaly_id: str,
+                     keep: Sequence[Keep]) -> Revoked:
+        self.attempts += 1
+        if self.errors:
+            raise self.errors.pop(0)
+        return Revoked(object_ref=f"ClientIntents {client.namespace}/{client.name}",
+                       changed=True, recorded=True)
 
     async def close(self) -> None:
         return None
@@ -86,3 +96,30 @@ async def test_unknown_failures_back_off_and_permanent_ones_wait_an_hour(
     clock.advance(60.0)
     assert await applier.apply_due() == 1
     assert await state(sqlite_sessions, anomaly_id) is State.APPLIED
+
+
+async def test_a_failed_removal_stays_revoking_and_is_retried_after_its_delay(
+        sqlite_sessions: async_sessionmaker[AsyncSession]) -> None:
+    clock = ManualClock()
+    anomaly_id = await approved(sqlite_sessions, clock)
+    sink = FlakySink(TemporaryError("the apiserver is busy", delay=30.0))
+    applier = Applier(sessions=sqlite_sessions, sink=FlakySink(), clock=clock)
+    assert await applier.apply_due() == 1
+    decider = Decider(sessions=sqlite_sessions, rules=RULES, clock=clock,
+                      directory=ApproverDirectory(lookup=None))
+    revoked = await decider.decide(anomaly_id=anomaly_id, action=Action.REVOKE,
+                                   user_id="U0OWNER")
+    assert revoked.verdict is Verdict.DECIDED and revoked.card is not None
+    assert revoked.card.state is State.REVOKING
+
+    applier = Applier(sessions=sqlite_sessions, sink=sink, clock=clock)
+    assert await applier.apply_due() == 1
+    async with sqlite_sessions() as session:
+        card = await anomalies.load_card(session, anomaly_id)
+    assert card is not None and card.state is State.REVOKING
+    assert card.apply_error == "the apiserver is busy" and card.apply_attempts == 1
+    clock.advance(29.0)
+    assert await applier.apply_due() == 0
+    clock.advance(1.0)
+    assert await applier.apply_due() == 1
+    assert await state(sqlite_sessions, anomaly_id) is State.REVOKED
