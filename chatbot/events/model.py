@@ -44,6 +44,8 @@ class Workload:
     namespace: str
     kind: str
     labels: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
+    service_account: str | None = field(default=None, compare=False, hash=False)
+    """The pods' ServiceAccount, when the sensor reports it (context, not identity)."""
 
 
 @dataclass(frozen=True, slots=True)

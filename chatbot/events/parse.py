@@ -39,7 +39,7 @@ _TOP_FIELDS = frozenset(
     {"schema_version", "event_id", "observed_at", "cluster", "client", "target",
      "reason", "severity", "count"}
 )
-_CLIENT_FIELDS = frozenset({"name", "namespace", "kind", "labels"})
+_CLIENT_FIELDS = frozenset({"name", "namespace", "kind", "labels", "service_account"})
 _TARGET_FIELDS = {
     TargetType.KUBERNETES: frozenset({"type", "name", "namespace", "kind", "port", "protocol",
                                       "http"}),
@@ -160,6 +160,8 @@ def _new_workload(doc: Mapping[str, Any]) -> Workload:
         namespace=_string(doc, "namespace", _NAMESPACE, "a DNS-1123 label", "client."),
         kind=_string(doc, "kind", _KIND, "a Kubernetes kind", "client."),
         labels=labels,
+        service_account=(_string(doc, "service_account", _OBJECT_NAME, "a DNS-1123 name",
+                                 "client.") if doc.get("service_account") is not None else None),
     )
 
 

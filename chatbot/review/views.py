@@ -69,6 +69,7 @@ def trust_view(card: Card) -> View:
                  "justification": card.risk.justification},
         "grant": card.grant,
         "labels": dict(sorted(card.client.labels.items())),
+        "service_account": card.client.service_account,
         "related": [{"id": r.anomaly_id, "short_id": r.anomaly_id[:8], "label": r.label,
                      "severity": r.severity, "state": r.state} for r in card.related],
         "current_targets": (list(card.current_targets) if card.current_targets is not None

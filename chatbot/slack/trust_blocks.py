@@ -41,6 +41,8 @@ def grant_block(card: Card) -> Block:
 
 def context_block(card: Card) -> Block | None:
     parts = []
+    if card.client.service_account:
+        parts.append(f"*ServiceAccount* {code(card.client.service_account)}")
     labels = sorted(card.client.labels.items())
     if labels:
         shown = " ".join(code(f"{key}={value}") for key, value in labels[:MAX_LABELS])

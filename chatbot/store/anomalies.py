@@ -264,7 +264,8 @@ async def changed_rows(session: AsyncSession, statement: Executable) -> int:
 
 def _stored(row: Anomaly, rules: Rules | None) -> Stored:
     client = Workload(name=row.client_name, namespace=row.client_namespace,
-                      kind=row.client_kind, labels=dict(row.client_labels))
+                      kind=row.client_kind, labels=dict(row.client_labels),
+                      service_account=row.client_service_account)
     target = target_from_dict(row.target)
     risk = (assess(client=client, target=target, reason=row.reason, severity=row.severity,
                    rules=rules.risk, escalation=rules.escalation) if rules else BENIGN)

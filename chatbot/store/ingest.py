@@ -182,6 +182,7 @@ def _new_row(sighting: Sighting, rules: Rules, now: datetime) -> dict[str, objec
         "id": sighting.anomaly_id, "cluster": event.cluster,
         "client_namespace": event.client.namespace, "client_name": event.client.name,
         "client_kind": event.client.kind, "client_labels": dict(event.client.labels),
+        "client_service_account": event.client.service_account,
         "target": target_to_dict(event.target), "reason": event.reason.value,
         "severity": sighting.severity.value, "state": State.PENDING.value, "version": 1,
         "event_count": sighting.count, "first_seen": sighting.first, "last_seen": sighting.last,

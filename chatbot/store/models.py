@@ -103,11 +103,13 @@ class Anomaly(Base):
     approvals: Mapped[list[str]] = mapped_column(JSON, default=list)
 
     # Trust (migration 0005): each decision's, vote's and revoke's justification
-    # ({"by", "action", "text"}), and who revoked the applied access, when, with what result.
+    # ({"by", "action", "text"}), who revoked the applied access, when, with what result, and
+    # the client's ServiceAccount when the sensor reports it.
     justifications: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
     revoked_by: Mapped[str | None] = mapped_column(String(64))
     revoked_at: Mapped[datetime | None]
     revoke_result: Mapped[str | None] = mapped_column(String(500))
+    client_service_account: Mapped[str | None] = mapped_column(String(253))
 
     __table_args__ = (
         Index("ix_anomalies_state", "state"),

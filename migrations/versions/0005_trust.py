@@ -1,5 +1,5 @@
-"""Trust: justifications with every decision, revoke (who, when, result), and an index to find
-the other anomalies of one client workload.
+"""Trust: justifications with every decision, revoke (who, when, result), the client's
+ServiceAccount, and an index to find the other anomalies of one client workload.
 
 Revision ID: 0005
 Revises: 0002
@@ -26,6 +26,7 @@ def upgrade() -> None:
         table.add_column(sa.Column("revoked_by", sa.String(64), nullable=True))
         table.add_column(sa.Column("revoked_at", UtcDateTime(), nullable=True))
         table.add_column(sa.Column("revoke_result", sa.String(500), nullable=True))
+        table.add_column(sa.Column("client_service_account", sa.String(253), nullable=True))
     op.create_index("ix_anomalies_client", "anomalies",
                     ["cluster", "client_namespace", "client_name"])
 
@@ -33,5 +34,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_anomalies_client", "anomalies")
     with op.batch_alter_table("anomalies") as table:
-        for column in ("revoke_result", "revoked_at", "revoked_by", "justifications"):
+        for column in ("client_service_account", "revoke_result", "revoked_at", "revoked_by",
+                       "justifications"):
             table.drop_column(column)

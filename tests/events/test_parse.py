@@ -204,3 +204,15 @@ def test_the_reason_shows_a_long_offending_value_shortened() -> None:
         parse_event(encoded(edited(BASE, "cluster", "X" * 500)))
 
     assert len(raised.value.reason) < 150
+
+
+def test_a_service_account_is_context_not_identity() -> None:
+    doc = kubernetes_event()
+    doc["client"]["service_account"] = "checkout-sa"
+    event = parse_event(orjson.dumps(doc))
+    assert event.client.service_account == "checkout-sa"
+    del doc["client"]["service_account"]
+    assert parse_event(orjson.dumps(doc)).client == event.client  # the same workload
+    doc["client"]["service_account"] = "Not_A_Name"
+    with pytest.raises(BadEvent, match="client.service_account"):
+        parse_event(orjson.dumps(doc))

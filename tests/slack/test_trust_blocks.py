@@ -117,12 +117,15 @@ def test_the_risk_line_names_the_rules_and_what_approve_needs() -> None:
     assert "Approve needs a justification and 2 distinct approvers" in grant
 
 
-def test_the_context_shows_labels_and_the_clients_other_open_anomalies() -> None:
+def test_the_context_shows_the_account_labels_and_the_clients_other_open_anomalies() -> None:
     related = tuple(Related(f"{i:032x}", f"kafka/broker topic t{i} (delete)", "high",
                             "pending") for i in range(7))
-    context = section(anomaly_message(card(related=related,
+    client = Workload(name="web", namespace="rps", kind="Deployment", service_account="web-sa",
+                      labels={"app.kubernetes.io/name": "web", "team": "games"})
+    context = section(anomaly_message(card(client=client, related=related,
                                            current_targets=("service game-api",))),
                       BlockId.CONTEXT)
+    assert "*ServiceAccount* `web-sa`" in context
     assert "`app.kubernetes.io/name=web`" in context and "`team=games`" in context
     assert "*Also open for `web`* (7)" in context and "… and 2 more" in context
     assert "*Its intents now*" in context and "service game-api" in context

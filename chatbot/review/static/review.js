@@ -38,6 +38,7 @@ function facts(card) {
   const labels = Object.entries(card.labels || {}).map(([k, v]) => `${k}=${v}`).join(" ");
   const rows = [...card.facts, ["Severity", card.severity],
     ["Seen", `${card.count}× (first ${when(card.first_seen)}, last ${when(card.last_seen)})`]];
+  if (card.service_account) rows.push(["ServiceAccount", card.service_account]);
   if (labels) rows.push(["Client labels", labels]);
   for (const [label, value] of rows) list.append(el("dt", {}, label), el("dd", {}, value));
   return list;
