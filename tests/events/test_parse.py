@@ -214,5 +214,5 @@ def test_a_service_account_is_context_not_identity() -> None:
     del doc["client"]["service_account"]
     assert parse_event(orjson.dumps(doc)).client == event.client  # the same workload
     doc["client"]["service_account"] = "Not_A_Name"
-    with pytest.raises(BadEvent, match="client.service_account"):
+    with pytest.raises(BadEvent, match=r"client\.service_account"):
         parse_event(orjson.dumps(doc))
