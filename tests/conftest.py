@@ -11,6 +11,7 @@ from chatbot.store.migrate import upgrade
 
 pytest_plugins = [
     "testbench.fixtures.helm",
+    "testbench.fixtures.hubble",
     "testbench.fixtures.kafka",
     "testbench.fixtures.kube",
     "testbench.fixtures.postgres",
