@@ -16,6 +16,7 @@ MAX_NAMES = 64
 _PORTED = ("TCP", "UDP", "SCTP")
 _UNPORTED = frozenset({"ICMPv4", "ICMPv6", "VRRP", "IGMP"})
 
+
 def layer4(l4: object) -> tuple[str, int, int] | None:
     """(protocol, source port, destination port), or None for what intents cannot express."""
     if l4 is None:
