@@ -45,6 +45,7 @@ from chatbot.events.model import (
 )
 
 MAX_RECORD_BYTES = 256 * 1024
+MAX_ADDRESS_CHARS = 64
 Outcome = FlowEvent | NeedsOwners | Skip
 
 _NOT_FLOWS = ("lost_events", "agent_event", "node_status", "debug_event")
@@ -143,7 +144,8 @@ def _map_flow(flow: Mapping[str, Any], *, fallback_time: object,
     target = _target(flow, destination, port, protocol, http)
     if isinstance(target, Skip):
         return Mapped(target, None)
-    event_id = _event_id(flow, observed_at)
+    connection = _connection(flow, cluster, protocol, source_port, port, http)
+    event_id = _event_id(flow, observed_at, connection)
     if source.workload is not None:
         client = Workload(name=source.workload.name, namespace=source.namespace,
                           kind=source.workload.kind, labels=dict(source.labels))
@@ -161,7 +163,7 @@ def _map_flow(flow: Mapping[str, Any], *, fallback_time: object,
     outcome: Outcome = event
     if client_pod is not None or target_pod is not None:
         outcome = NeedsOwners(event, client_pod, target_pod, client_labels=dict(source.labels))
-    return Mapped(outcome, _connection(flow, cluster, protocol, source_port, port, http))
+    return Mapped(outcome, connection)
 
 
 def _target(flow: Mapping[str, Any], destination: Endpoint, port: int, protocol: str,
@@ -219,10 +221,6 @@ def _is_reply(flow: Mapping[str, Any]) -> bool:
     return isinstance(l7, dict) and l7.get("type") == "RESPONSE"
 
 
-
-
-
-
 def _is_dns(flow: Mapping[str, Any], l7: object, source: Endpoint, destination: Endpoint,
             source_port: int, options: HubbleOptions) -> bool:
     if isinstance(l7, dict) and "dns" in l7:
@@ -244,36 +242,34 @@ def _is_kube_dns(endpoint: Endpoint, options: HubbleOptions) -> bool:
     return all(labels.get(key) == value for key, value in options.dns_labels.items())
 
 
-
-
-
-
-
-
 def _connection(flow: Mapping[str, Any], cluster: str, protocol: str, source_port: int,
                 port: int, http: HttpCall | None) -> ConnectionKey | None:
     ip = flow.get("IP")
-    if not isinstance(ip, dict):
+    if ip is None:
         return None
+    if not isinstance(ip, dict):
+        raise BadEvent("field 'flow.IP' must be an object")
     source, destination = ip.get("source"), ip.get("destination")
-    if type(source) is not str or type(destination) is not str or not source_port:
+    for key, value in (("source", source), ("destination", destination)):
+        # Bounded, because the key is remembered for a while (hubble_dedup).
+        if value is not None and (type(value) is not str or len(value) > MAX_ADDRESS_CHARS):
+            raise BadEvent(f"field 'flow.IP.{key}' is not an IP address")
+    if source is None or destination is None or not source_port:
         return None
     return (cluster, protocol, source, source_port, destination, port,
             http.method if http else "", http.path if http else "")
 
 
-def _event_id(flow: Mapping[str, Any], observed_at: datetime) -> str:
+def _event_id(flow: Mapping[str, Any], observed_at: datetime,
+              connection: ConnectionKey | None) -> str:
     uuid = flow.get("uuid")
     if type(uuid) is str and names.EVENT_ID.fullmatch(uuid):
         return uuid
     # No usable uuid: the same record must still get the same id when it is redelivered.
-    parts = (str(flow.get("node_name")), observed_at.isoformat(), orjson.dumps(
-        [flow.get("IP"), flow.get("l4")], option=orjson.OPT_SORT_KEYS).decode())
+    node = flow.get("node_name")
+    parts = (node if type(node) is str and len(node) <= 253 else "", observed_at.isoformat(),
+             *(str(part) for part in connection or ()))
     return "hubble-" + hashlib.sha256("\x00".join(parts).encode()).hexdigest()[:32]
-
-
-
-
 
 
 def _decode(raw: bytes) -> object:

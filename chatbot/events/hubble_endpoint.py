@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+import orjson
+
 from chatbot.errors import BadEvent
 from chatbot.events import names
 from chatbot.events.hubble_outcome import Owner
@@ -27,6 +29,7 @@ MAX_WORKLOADS = 8
 LOCAL_SCOPE_IDENTITY = 1 << 24
 """Numeric identities from here up are node-local CIDR/FQDN identities: the world."""
 _CACHE_LIMIT = 10_000
+MAX_CACHED_BYTES = 8192
 _INTERNAL_PREFIXES = ("io.cilium.", "io.kubernetes.pod.")
 _WORLD_SOURCES = frozenset({"cidr", "fqdn", "cidrgroup"})
 
@@ -88,11 +91,39 @@ class _Bounded:
 _NAMESPACE = _Bounded(names.is_namespace)
 _OBJECT_NAME = _Bounded(names.is_object_name)
 _KIND = _Bounded(names.KIND.fullmatch)
-# A flood repeats the same few identities, so a label list is parsed once per content.
+# A flood repeats the same few endpoints and identities, so each is validated once per content.
 _LABEL_SETS: dict[tuple[str, ...], _Labels] = {}
+_ENDPOINTS: dict[bytes, Endpoint] = {}
 
 
 def read_endpoint(doc: object, side: str) -> Endpoint:
+    # The endpoint's JSON is its cache key: equal text, equal endpoint (the side only changes
+    # the wording of a BadEvent, and those are never cached).
+    key = _key(doc)
+    if key is not None:
+        known = _ENDPOINTS.get(key)
+        if known is not None:
+            return known
+    endpoint = _read_endpoint(doc, side)
+    if key is not None:
+        if len(_ENDPOINTS) >= _CACHE_LIMIT:
+            _ENDPOINTS.clear()
+        _ENDPOINTS[key] = endpoint
+    return endpoint
+
+
+def _key(doc: object) -> bytes | None:
+    if type(doc) is not dict:
+        return None
+    try:
+        key = orjson.dumps(doc)
+    except TypeError:  # nested deeper than orjson writes: not an endpoint anyway
+        return None
+    # Only ordinary endpoints are remembered, so hostile records cannot fill the memory.
+    return key if len(key) <= MAX_CACHED_BYTES else None
+
+
+def _read_endpoint(doc: object, side: str) -> Endpoint:
     if doc is None:
         raise BadEvent(f"missing field 'flow.{side}'")
     if not isinstance(doc, dict):
@@ -144,9 +175,10 @@ def _labels(raw: object, side: str) -> _Labels:
     known = _LABEL_SETS.get(key)
     if known is None:
         known = _parse_labels(key, side)
-        if len(_LABEL_SETS) >= _CACHE_LIMIT:
-            _LABEL_SETS.clear()
-        _LABEL_SETS[key] = known
+        if sum(map(len, key)) <= MAX_CACHED_BYTES:
+            if len(_LABEL_SETS) >= _CACHE_LIMIT:
+                _LABEL_SETS.clear()
+            _LABEL_SETS[key] = known
     return known
 
 

@@ -82,6 +82,20 @@ def test_any_field_of_a_real_record_with_a_wrong_type_maps_or_is_a_bad_event(
                           FlowEvent | NeedsOwners | Skip | str), path
 
 
+def test_deeply_nested_values_anywhere_are_bad_events_or_ignored(hubble_generator: Path) -> None:
+    record = orjson.loads(generated(hubble_generator))
+    deep = b"[" * 300 + b'"x"' + b"]" * 300  # deeper than orjson writes back
+    for path in _paths(record):
+        raw = orjson.dumps(_replaced(record, path, "PLACEHOLDER"))
+        outcome = _outcome_or_reason(raw.replace(b'"PLACEHOLDER"', deep))
+        assert isinstance(outcome, FlowEvent | NeedsOwners | Skip | str), path
+
+
+def test_an_address_too_long_to_remember_is_a_bad_event(hubble_generator: Path) -> None:
+    raw = generated(hubble_generator, extra={"IP": {"source": "1" * 5000}})
+    assert "'flow.IP.source' is not an IP address" in rejected(raw)
+
+
 @pytest.mark.parametrize(("raw", "reason"), [
     (b"", "malformed JSON"),
     (b"\xff\xfe{}", "malformed JSON"),
