@@ -62,8 +62,8 @@ def _build(go: Path, root: Path, binary: Path) -> None:
     work.mkdir(parents=True)
     log = root / "build.log"
     log.unlink(missing_ok=True)
-    progress(f"building cyclonus v{CYCLONUS_VERSION} with go install (about a minute on a cold "
-             f"cache; log: {log})")
+    progress(f"building cyclonus v{CYCLONUS_VERSION} with go install (minutes on a cold Go "
+             f"module cache; log: {log})")
     started = time.monotonic()
     # `go install pkg@version` builds outside any module, so the caller's go.work or
     # -mod setting must not leak in; GOBIN puts the binary in the cache, not ~/go/bin.
