@@ -15,7 +15,13 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from chatbot.errors import PermanentError
-from chatbot.events.model import InternetTarget, KafkaTarget, KubernetesTarget, Target
+from chatbot.events.model import (
+    InternetTarget,
+    KafkaTarget,
+    KubernetesTarget,
+    Target,
+    Workload,
+)
 from chatbot.intents.networkpolicy.podset import PodSet
 
 Direction = Literal["ingress", "egress"]
@@ -103,6 +109,31 @@ def limits(target: Target, *, kafka_port: int = KAFKA_PORT) -> list[str]:
     if port is None:
         notes.append("the flow carried no port: every port is allowed")
     return notes
+
+
+def opens(client: Workload, target: Target, *, kafka_port: int = KAFKA_PORT) -> list[str]:
+    """What Approve writes, in words, from the flow alone (before the pods are read), for the
+    card; empty when :func:`unexpressible` refuses the flow."""
+    if unexpressible(target) is not None:
+        return []
+    source = f"{client.namespace}/{client.name}"
+    if isinstance(target, InternetTarget):
+        on = _ports_text(_ports(ServerPort(target.port, target.protocol)))
+        return [f"egress from {source} to {cidr} on {on}, plus DNS"
+                for cidr in internet_cidrs(target)]
+    port: int | None
+    protocol: str | None
+    kind: str | None
+    if isinstance(target, KafkaTarget):
+        port, protocol, kind = kafka_port, "TCP", None
+    else:
+        port, protocol, kind = target.port, target.protocol, target.kind
+    on = _ports_text(_ports(ServerPort(port, protocol)))
+    if kind is not None and kind.lower() == "service" and port is not None:
+        on = f"the target port behind Service port {on}"
+    server = f"{target.namespace}/{target.name}"
+    return [f"ingress to {server} from {source} only, on {on}",
+            f"egress from {source} to {server} on {on}, plus DNS"]
 
 
 def internet_cidrs(target: InternetTarget) -> list[str]:

@@ -9,9 +9,17 @@ from chatbot.errors import PermanentError
 from chatbot.events.model import HttpCall, InternetTarget, KafkaTarget, KubernetesTarget
 from chatbot.intents.networkpolicy.podset import PodSet, selects
 from chatbot.intents.networkpolicy.resolve import podset, service_port
-from chatbot.intents.networkpolicy.rules import ServerPort, grants, limits, unexpressible
+from chatbot.intents.networkpolicy.rules import (
+    ServerPort,
+    grants,
+    limits,
+    opens,
+    unexpressible,
+)
 from tests.intents.networkpolicy.flows import (
+    CHECKOUT,
     CHECKOUT_PODS,
+    PAYMENTS,
     PAYMENTS_PODS,
     STRIPE,
     by_direction,
@@ -161,3 +169,18 @@ def test_something_a_policy_cannot_single_out_is_refused(found: dict[str, object
 def test_label_selectors_select_as_the_apiserver_does(selector: dict[str, object],
                                                       chosen: bool) -> None:
     assert selects(selector, {"app": "payments", "tier": "api"}) is chosen
+
+
+def test_the_card_can_say_what_approve_opens_before_the_pods_are_read() -> None:
+    service = KubernetesTarget(name="payments", namespace="billing", kind="Service", port=80,
+                               protocol="TCP")
+    domain_only = InternetTarget(domain="api.stripe.com", ip=None, port=443, protocol="TCP")
+
+    assert opens(CHECKOUT, PAYMENTS) == [
+        "ingress to billing/payments from shop/checkout only, on TCP 8080",
+        "egress from shop/checkout to billing/payments on TCP 8080, plus DNS"]
+    assert opens(CHECKOUT, service)[0] == ("ingress to billing/payments from shop/checkout "
+                                           "only, on the target port behind Service port TCP 80")
+    assert opens(CHECKOUT, STRIPE) == [
+        "egress from shop/checkout to 203.0.113.7/32 on TCP 443, plus DNS"]
+    assert opens(CHECKOUT, domain_only) == []
