@@ -22,7 +22,7 @@ from pathlib import Path
 
 from kubernetes_asyncio import client, config
 
-from testbench import browser, helm, kafka, kube, postgres, redis
+from testbench import browser, cyclonus, helm, kafka, kube, postgres, redis
 from testbench.kube_crd import CLIENTINTENTS_CRD, apply_crd
 from testbench.paths import cache_dir
 from testbench.process import BenchError, free_port, port_open, progress, stop_pid
@@ -30,7 +30,7 @@ from testbench.process import BenchError, free_port, port_open, progress, stop_p
 INSTALLERS: dict[str, Callable[[], object]] = {
     "kafka": kafka.install, "kube": kube.install, "postgres": postgres.install,
     "redis": redis.install, "chromium": browser.install,
-    "helm": helm.install,
+    "helm": helm.install, "cyclonus": cyclonus.install,
 }
 
 

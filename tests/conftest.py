@@ -10,6 +10,7 @@ from chatbot.store.db import make_engine, make_sessions
 from chatbot.store.migrate import upgrade
 
 pytest_plugins = [
+    "testbench.fixtures.cyclonus",
     "testbench.fixtures.helm",
     "testbench.fixtures.kafka",
     "testbench.fixtures.kube",
