@@ -25,6 +25,8 @@ from testbench.process import free_port
 
 _DOCS = "https://docs.github.com/rest"
 Handler = Callable[[web.Request, Operation, Any], Awaitable["Canned"]]
+_OPERATION = web.RequestKey("operation", Operation)
+_BODY = web.RequestKey("body", object)
 
 
 @dataclass
@@ -121,14 +123,14 @@ class GitHubStandin:
             operation = self.description.check_request(request.method, request.path_qs, body)
         except DescriptionMismatch as exc:
             return self._mismatch(str(exc))
-        request["operation"], request["json"] = operation, body
+        request[_OPERATION], request[_BODY] = operation, body
         return await handler(request)
 
     def _route(self, handler: Handler) -> Callable[[web.Request], Awaitable[web.Response]]:
         async def respond(request: web.Request) -> web.Response:
-            operation: Operation = request["operation"]
+            operation = request[_OPERATION]
             canned = self._faults.pop(0) if self._faults else (
-                await handler(request, operation, request["json"]))
+                await handler(request, operation, request[_BODY]))
             if canned.described:
                 try:
                     self.description.check_response(operation, canned.status, canned.body)
