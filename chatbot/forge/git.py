@@ -134,7 +134,9 @@ class Git:
 
     def failure(self, args: Sequence[str], output: GitOutput) -> Exception:
         """The error a failed command means, with git's (scrubbed) words in it."""
-        said = (output.stderr.strip() or output.stdout.strip())[-_OUTPUT_CHARS:]
+        # `push --porcelain` reports a rejected ref on stdout and the summary on stderr.
+        said = " ".join(part for part in (output.stdout.strip(), output.stderr.strip())
+                        if part)[-_OUTPUT_CHARS:]
         message = f"git {_verb(args)} failed ({output.returncode}): {said}"
         lowered = said.lower()
         if any(marker in lowered for marker in _REJECTED):
