@@ -72,6 +72,11 @@ class WorkingCopy:
         self._check_branch(branch)
         resumed = resume and await self.remote_head(branch) is not None
         start = f"{_REMOTE}/{branch}" if resumed else f"{_REMOTE}/{self.base_branch}"
+        # A run killed mid-rebase or mid-merge leaves that state behind; drop it first.
+        if await self._rebase_in_progress():
+            await self._run("rebase", "--abort", check=False)
+        if (self.path / ".git" / "MERGE_HEAD").exists():
+            await self._run("merge", "--abort", check=False)
         await self._run("checkout", "--quiet", "--force", "-B", branch, start)
         # Leftovers of an interrupted run (untracked files, a half-done rebase) must not leak
         # into the next commit.

@@ -7,6 +7,9 @@ import ast
 from pathlib import Path
 
 import chatbot.forge
+from chatbot.forge.gitea import GiteaForge
+from chatbot.forge.github import GitHubForge
+from chatbot.forge.pull_request import Forge
 
 ALLOWED_CHATBOT_IMPORTS = {"chatbot.errors", "chatbot.forge"}
 
@@ -30,3 +33,8 @@ def test_forge_modules_import_only_errors_and_each_other_from_the_service() -> N
                  if not any(name == allowed or name.startswith(allowed + ".")
                             for allowed in ALLOWED_CHATBOT_IMPORTS)}
         assert not stray, f"{path.name} imports {sorted(stray)}"
+
+
+def both_adapters_are_forges(gitea: GiteaForge, github: GitHubForge) -> list[Forge]:
+    """Never called: mypy --strict checks here that both adapters satisfy the Protocol."""
+    return [gitea, github]

@@ -210,3 +210,19 @@ async def test_git_output_that_would_show_the_token_is_scrubbed(tmp_path: Path) 
     basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
     assert token not in shown.stdout and basic not in shown.stdout
     assert "********" in shown.stdout
+
+
+async def test_a_run_killed_mid_rebase_leaves_nothing_the_next_run_trips_on(
+    bot_copy: WorkingCopy, gitea_server: GiteaServer, gitea_repo: GiteaRepo, tmp_path: Path
+) -> None:
+    await push_file(bot_copy, BRANCH, FILE, "targets: [payments]\n")
+    await push_file(person_copy(gitea_server, gitea_repo, tmp_path), "main", FILE,
+                    "targets: [ledger]\n")
+    await bot_copy.sync()
+    # What a kill -9 during `git rebase` leaves: a rebase stopped on its conflict.
+    stopped = await bot_copy._git.run("rebase", "origin/main", cwd=bot_copy.path, check=False)
+    assert stopped.returncode != 0 and (bot_copy.path / ".git" / "rebase-merge").exists()
+
+    assert await bot_copy.start_branch(BRANCH) is True
+    assert bot_copy.read(FILE) == "targets: [payments]\n"
+    assert await bot_copy.rebase_onto_base() is False  # a clean refusal, not "in progress"
