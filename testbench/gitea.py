@@ -144,6 +144,18 @@ class GiteaServer:
                          clone_url=created["clone_url"], default_branch=default_branch,
                          html_url=created["html_url"])
 
+    def new_token(self, *, name: str, scopes: str) -> str:
+        """A further access token of the admin's with only ``scopes`` (e.g. write:repository)."""
+        out = self.workdir / f"token-{name}.out"
+        run_checked(COMPONENT, [*self._gitea("admin", "user", "generate-access-token"),
+                                "--username", self.admin, "--token-name", name,
+                                "--scopes", scopes, "--raw"], log=out, cwd=self.workdir)
+        token = out.read_text().strip().splitlines()[-1].strip()
+        out.unlink()
+        if not re.fullmatch(r"[0-9a-f]{40}", token):
+            raise BenchError(COMPONENT, "`gitea admin user generate-access-token` printed no token")
+        return token
+
     def _answers(self) -> bool:
         try:
             with urllib.request.urlopen(f"{self.api_url}/version", timeout=2) as response:  # noqa: S310

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -22,7 +23,7 @@ from chatbot.forge.repo import WorkingCopy
 from chatbot.forge.webhook import GITEA_SIGNATURE_HEADER, verify_gitea_signature
 from testbench.gitea import GiteaRepo, GiteaServer
 from testbench.process import free_port
-from tests.forge.conftest import push_file
+from tests.forge.conftest import push_file, working_copy
 
 BRANCH = "flow-bot/batch-1"
 
@@ -182,3 +183,26 @@ async def test_gitea_webhooks_carry_a_signature_the_verifier_accepts(
     event = pull_request_from_gitea(payload["pull_request"])
     assert (event.number, event.state, event.head_branch) == (
         opened.number, PullRequestState.OPEN, BRANCH)
+
+
+async def test_a_token_with_only_write_repository_does_the_bots_whole_job(
+    gitea_server: GiteaServer, gitea_repo: GiteaRepo, session: aiohttp.ClientSession,
+    tmp_path: Path,
+) -> None:
+    token = gitea_server.new_token(name=f"bot-{gitea_repo.name}", scopes="write:repository")
+    forge = GiteaForge(session=session, api_url=gitea_server.api_url, owner=gitea_repo.owner,
+                       repository=gitea_repo.name, token=token)
+    copy = working_copy(gitea_server, gitea_repo, tmp_path / "scoped", token=token)
+    await push_file(copy, BRANCH, "intents/a.yaml", "a\n")
+    opened = await forge.create_pull_request(head_branch=BRANCH, base_branch="main",
+                                             title="t", body="b")
+    assert (await forge.find_pull_request(head_branch=BRANCH, base_branch="main")) == opened
+    await forge.update_pull_request(number=opened.number, title="t2", body="b2")
+    assert (await forge.poll_pull_request(number=opened.number)).pull_request.title == "t2"
+
+    reader = gitea_server.new_token(name=f"reader-{gitea_repo.name}", scopes="read:repository")
+    refused = GiteaForge(session=session, api_url=gitea_server.api_url, owner=gitea_repo.owner,
+                         repository=gitea_repo.name, token=reader)
+    with pytest.raises(RequestRejected) as lacking:
+        await refused.update_pull_request(number=opened.number, title="x", body="x")
+    assert lacking.value.status == 403 and "lacks a permission" in str(lacking.value)
