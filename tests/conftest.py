@@ -11,6 +11,8 @@ from chatbot.store.migrate import upgrade
 
 pytest_plugins = [
     "testbench.fixtures.cyclonus",
+    "testbench.fixtures.gitea",
+    "testbench.fixtures.github",
     "testbench.fixtures.helm",
     "testbench.fixtures.kafka",
     "testbench.fixtures.kube",
