@@ -19,7 +19,7 @@ from kubernetes_asyncio.client.exceptions import ApiException
 
 from bench import flows
 from chatbot.config.settings import settings_from_env
-from chatbot.service import Service, build_service, run_service
+from chatbot.service import Service, open_service
 from testbench.fixtures.kube import kube_api_client
 from testbench.kafka import KafkaBroker
 from testbench.kube import KubeCluster
@@ -94,21 +94,21 @@ async def running_bot(*, broker: KafkaBroker, kube: KubeCluster, database_url: s
             "CHATBOT_HTTP_HOST": "127.0.0.1", "CHATBOT_HTTP_PORT": str(port),
             "CHATBOT_LOG_LEVEL": "WARNING",
         }
-        service = await build_service(settings_from_env(env))
-        stop = asyncio.Event()
-        running = asyncio.create_task(run_service(service, stop))
-        producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap, linger_ms=5,
-                                    max_batch_size=1_000_000)
-        await producer.start()
-        try:
-            async def listening() -> bool:
-                return port_open(port)
+        async with open_service(settings_from_env(env)) as service:
+            stop = asyncio.Event()
+            running = asyncio.create_task(service.run(stop))
+            producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap, linger_ms=5,
+                                        max_batch_size=1_000_000)
+            await producer.start()
+            try:
+                async def listening() -> bool:
+                    return port_open(port)
 
-            await eventually(listening, within=30, what="the bot's HTTP port", every=0.1)
-            yield Bot(service=service, slack=slack, producer=producer, topic=topic,
-                      url=f"http://127.0.0.1:{port}/slack/events",
-                      secret=env["CHATBOT_SLACK_SIGNING_SECRET"], kube=api)
-        finally:
-            await producer.stop()
-            stop.set()
-            await asyncio.wait_for(running, 60)
+                await eventually(listening, within=30, what="the bot's HTTP port", every=0.1)
+                yield Bot(service=service, slack=slack, producer=producer, topic=topic,
+                          url=f"http://127.0.0.1:{port}/slack/events",
+                          secret=env["CHATBOT_SLACK_SIGNING_SECRET"], kube=api)
+            finally:
+                await producer.stop()
+                stop.set()
+                await asyncio.wait_for(running, 60)

@@ -2,8 +2,10 @@
 
 Works from stored state: every anomaly that is ``approved`` (or ``apply_failed`` and due for
 a retry) is claimed with a short lease, written through the intents sink, and recorded as
-``applied`` or ``apply_failed`` with exponential backoff. The sink's merge is idempotent, so
-a crash between the write and the record re-applies harmlessly.
+``applied`` or ``apply_failed``. A failure is retried no sooner than the delay its error
+names (:class:`TemporaryError` knows best: a busy apiserver's Retry-After, a refusal an
+operator must fix), and later as failures repeat (exponential backoff, capped). The sink's
+merge is idempotent, so a crash between the write and the record re-applies harmlessly.
 """
 
 from __future__ import annotations
@@ -11,20 +13,19 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from chatbot.card import Card, card_from_row
+from chatbot.card import Card
 from chatbot.chaos import crash_point
 from chatbot.clock import Clock
-from chatbot.errors import ChatbotError, PermanentError
+from chatbot.errors import ChatbotError, PermanentError, TemporaryError
 from chatbot.intents.document import ApprovalNote
 from chatbot.intents.sink import Applied, IntentsSink
 from chatbot.lifecycle import State
+from chatbot.store import anomalies
 from chatbot.store.audit import record
-from chatbot.store.models import Anomaly
 from chatbot.waiting import nap
 
 log = logging.getLogger(__name__)
@@ -32,13 +33,23 @@ log = logging.getLogger(__name__)
 LEASE = timedelta(seconds=60)
 MAX_BACKOFF = 300.0
 PERMANENT_BACKOFF = 3600.0
-DUE_STATES = (State.APPROVED, State.APPLY_FAILED)
 
 FailureNote = Callable[[Card], Awaitable[None]]
 
 
 def backoff(attempts: int) -> float:
     return float(min(MAX_BACKOFF, 2 ** max(0, attempts - 1)))
+
+
+def retry_delay(error: BaseException, attempts: int) -> float:
+    """Seconds until the next attempt: at least what a temporary error names (and longer as
+    failures repeat), an hour for a permanent one (an operator may still fix the cause),
+    exponential backoff for anything unknown."""
+    if isinstance(error, TemporaryError):
+        return max(error.delay, backoff(attempts))
+    if isinstance(error, PermanentError):
+        return PERMANENT_BACKOFF
+    return backoff(attempts)
 
 
 class Applier:
@@ -73,14 +84,8 @@ class Applier:
             await nap(self._wake, stop, seconds=poll_seconds)
 
     async def apply_due(self, limit: int = 50) -> int:
-        now = self._clock.now()
         async with self._sessions() as session:
-            due = (await session.execute(
-                select(Anomaly.id, Anomaly.next_apply_at)
-                .where(Anomaly.state.in_(DUE_STATES))
-                .where(or_(Anomaly.next_apply_at.is_(None), Anomaly.next_apply_at <= now))
-                .order_by(Anomaly.decided_at).limit(limit)
-            )).all()
+            due = await anomalies.due_applies(session, now=self._clock.now(), limit=limit)
         done = 0
         for anomaly_id, lease in due:
             card = await self._claim(anomaly_id, lease)
@@ -89,22 +94,13 @@ class Applier:
                 done += 1
         return done
 
-    async def _claim(self, anomaly_id: str, seen_lease: object) -> Card | None:
+    async def _claim(self, anomaly_id: str, seen_lease: datetime | None) -> Card | None:
         """Take the anomaly for LEASE seconds; another replica that read the same row loses."""
-        now = self._clock.now()
         async with self._sessions.begin() as session:
-            claimed = await session.execute(
-                update(Anomaly).where(Anomaly.id == anomaly_id)
-                .where(Anomaly.state.in_(DUE_STATES))
-                .where(Anomaly.next_apply_at.is_(None) if seen_lease is None
-                       else Anomaly.next_apply_at == seen_lease)
-                .values(next_apply_at=now + LEASE)
-                .execution_options(synchronize_session=False)
-            )
-            if claimed.rowcount != 1:  # type: ignore[attr-defined]
+            if not await anomalies.claim_apply(session, anomaly_id, seen_lease=seen_lease,
+                                               until=self._clock.now() + LEASE):
                 return None
-            row = await session.get(Anomaly, anomaly_id)
-            return card_from_row(row) if row else None
+            return await anomalies.load_card(session, anomaly_id)
 
     async def _apply(self, card: Card) -> None:
         started = self._clock.monotonic()
@@ -127,13 +123,14 @@ class Applier:
     async def _succeeded(self, card: Card, applied: Applied) -> None:
         now = self._clock.now()
         async with self._sessions.begin() as session:
-            await session.execute(
-                update(Anomaly).where(Anomaly.id == card.anomaly_id)
-                .values(state=State.APPLIED, version=Anomaly.version + 1, applied_at=now,
-                        applied_object=applied.object_ref, apply_error=None,
-                        next_apply_at=None, revision=Anomaly.revision + 1)
-                .execution_options(synchronize_session=False)
-            )
+            if not await anomalies.compare_and_set(
+                    session, card.anomaly_id, version=card.version,
+                    changes={"state": State.APPLIED, "applied_at": now,
+                             "applied_object": applied.object_ref, "apply_error": None,
+                             "next_apply_at": None}):
+                log.warning("the anomaly changed while its intent was written; left as is",
+                            extra={"anomaly_id": card.anomaly_id})
+                return
             record(session, anomaly_id=card.anomaly_id, actor="system", action="apply",
                    result="applied" if applied.changed else "unchanged", now=now,
                    detail={"object": applied.object_ref})
@@ -142,25 +139,21 @@ class Applier:
     async def _failed(self, card: Card, error: BaseException) -> None:
         now = self._clock.now()
         attempts = card.apply_attempts + 1
-        delay = PERMANENT_BACKOFF if isinstance(error, PermanentError) else backoff(attempts)
+        delay = retry_delay(error, attempts)
         message = str(error)[:1000] or type(error).__name__
         async with self._sessions.begin() as session:
-            await session.execute(
-                update(Anomaly).where(Anomaly.id == card.anomaly_id)
-                .values(state=State.APPLY_FAILED, version=Anomaly.version + 1,
-                        apply_attempts=attempts, apply_error=message,
-                        next_apply_at=now + timedelta(seconds=delay),
-                        revision=Anomaly.revision + 1)
-                .execution_options(synchronize_session=False)
-            )
+            if not await anomalies.compare_and_set(
+                    session, card.anomaly_id, version=card.version,
+                    changes={"state": State.APPLY_FAILED, "apply_attempts": attempts,
+                             "apply_error": message,
+                             "next_apply_at": now + timedelta(seconds=delay)}):
+                return
             record(session, anomaly_id=card.anomaly_id, actor="system", action="apply",
                    result="failed", now=now,
                    detail={"error": message, "attempt": attempts, "retry_in": delay})
-        log.warning("writing ClientIntents failed (attempt %d, retry in %.0fs): %s",
+            failed = await anomalies.load_card(session, card.anomaly_id)
+        log.warning("writing the intent failed (attempt %d, retry in %.0fs): %s",
                     attempts, delay, message, extra={"anomaly_id": card.anomaly_id})
         self._on_changed(card.anomaly_id)
-        if attempts == 1 and self._on_first_failure is not None:
-            async with self._sessions() as session:
-                row = await session.get(Anomaly, card.anomaly_id)
-            if row is not None:
-                await self._on_first_failure(card_from_row(row))
+        if attempts == 1 and self._on_first_failure is not None and failed is not None:
+            await self._on_first_failure(failed)

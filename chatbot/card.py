@@ -1,5 +1,6 @@
-"""The anomaly as people see it: one read-only view feeding both the Slack message and the
-local review page, so the two never disagree about what a flow is or what Approve does."""
+"""The anomaly as people see it: one read-only view model feeding both the Slack message and
+the local review page, so the two never disagree about what a flow is, which buttons it
+offers or what Approve does. Pure: the store builds cards from rows, nothing here does I/O."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from chatbot.events.codec import target_from_dict
 from chatbot.events.model import (
     InternetTarget,
     KafkaTarget,
@@ -17,8 +17,7 @@ from chatbot.events.model import (
     Target,
     Workload,
 )
-from chatbot.lifecycle import State
-from chatbot.store.models import Anomaly
+from chatbot.lifecycle import Action, State, allowed_actions
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +33,7 @@ class Card:
     event_count: int
     first_seen: datetime
     last_seen: datetime
+    detected_at: datetime | None = None
     decision: str | None = None
     decided_by: str | None = None
     decided_at: datetime | None = None
@@ -51,22 +51,39 @@ class Card:
     def short_id(self) -> str:
         return self.anomaly_id[:8]
 
+    @property
+    def actions(self) -> list[Action]:
+        """What a person may still do with this flow, in button order."""
+        return allowed_actions(self.state)
 
-def card_from_row(row: Anomaly, *, approvals_required: int = 1) -> Card:
-    return Card(
-        anomaly_id=row.id, cluster=row.cluster,
-        client=Workload(name=row.client_name, namespace=row.client_namespace,
-                        kind=row.client_kind, labels=dict(row.client_labels)),
-        target=target_from_dict(row.target), reason=Reason(row.reason),
-        severity=Severity(row.severity), state=State(row.state), version=row.version,
-        event_count=row.event_count, first_seen=row.first_seen, last_seen=row.last_seen,
-        decision=row.decision, decided_by=row.decided_by, decided_at=row.decided_at,
-        apply_error=row.apply_error,
-        apply_attempts=row.apply_attempts, applied_object=row.applied_object,
-        retried_after_block_at=row.retried_after_block_at, escalated_at=row.escalated_at,
-        escalation_reason=row.escalation_reason, escalation_trigger=row.escalation_trigger,
-        approvals=tuple(row.approvals or ()), approvals_required=approvals_required,
-    )
+
+@dataclass(frozen=True, slots=True)
+class Confirmation:
+    """The "are you sure?" an action asks before it is sent."""
+
+    title: str
+    text: str
+    confirm: str
+    deny: str = "Cancel"
+
+
+@dataclass(frozen=True, slots=True)
+class ActionLook:
+    """How a decision is offered: its label, its emphasis and any confirmation."""
+
+    label: str
+    style: str | None = None  # "primary" or "danger"; None is the plain look
+    confirm: Confirmation | None = None
+
+
+ACTION_LOOKS: dict[Action, ActionLook] = {
+    Action.APPROVE: ActionLook("Approve", "primary"),
+    Action.BLOCK: ActionLook("Block", "danger", Confirmation(
+        title="Block this flow?",
+        text="Nothing is written to the cluster; the flow is flagged if it is seen again.",
+        confirm="Block")),
+    Action.ESCALATE: ActionLook("Escalate"),
+}
 
 
 def target_label(target: Target) -> str:

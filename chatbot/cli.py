@@ -83,12 +83,17 @@ async def _dispatch(args: argparse.Namespace) -> int:
                                    exit_after_replay=args.exit_after_replay)
         return code
     from chatbot import logs
-    from chatbot.service import build_service, run_service
+    from chatbot.service import open_service
+    from chatbot.supervisor import TaskDied
     logs.configure(settings.log_level)
     if not settings.kafka.bootstrap:
         raise ConfigError("CHATBOT_KAFKA_BOOTSTRAP is required for serve")
-    service = await build_service(settings)
-    await run_service(service, stop)
+    try:
+        async with open_service(settings) as service:
+            await service.run(stop)
+    except TaskDied as died:  # exit non-zero so the pod is restarted, not left idling
+        print(f"chatbot serve: {died}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -1,8 +1,10 @@
 """Deciding an anomaly: authorize the person, then compare-and-set the stored state.
 
-One transaction per decision: the state change and its audit entry commit together, and
-the ``version`` precondition makes a double click, two approvers at once or a replayed
-request decide exactly once.
+The card is read in a short session and the person authorized with no session open (a
+user-group lookup may ask Slack); then one transaction holds the state change and its audit
+entry. The ``version`` precondition makes a double click, two approvers at once or a
+replayed request decide exactly once, and a change made between the read and the write
+turns the click into a "someone was first" answer instead of a lost update.
 """
 
 from __future__ import annotations
@@ -11,16 +13,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from chatbot.approvers import ApproverDirectory
-from chatbot.card import Card, card_from_row
+from chatbot.card import Card
 from chatbot.clock import Clock
 from chatbot.config.rules import Approvers, Rules
-from chatbot.lifecycle import Action, NotAllowed, State, Transition, transition
+from chatbot.lifecycle import Action, NotAllowed, State, cast_vote, transition
+from chatbot.store import anomalies
+from chatbot.store.anomalies import Changes
 from chatbot.store.audit import record
-from chatbot.store.models import Anomaly
 
 
 class Verdict(StrEnum):
@@ -54,18 +56,18 @@ class Decider:
         self._on_decided = on_decided
 
     async def decide(self, *, anomaly_id: str, action: Action, user_id: str) -> Outcome:
+        async with self._sessions() as session:
+            card = await anomalies.load_card(session, anomaly_id, rules=self._rules)
+        if card is None:
+            return Outcome(Verdict.UNKNOWN, "That anomaly is not known to this service.")
+        allowed = await self._allowed(card, action, user_id)
         async with self._sessions.begin() as session:
-            row = await session.get(Anomaly, anomaly_id)
-            if row is None:
-                return Outcome(Verdict.UNKNOWN, "That anomaly is not known to this service.")
-            card = card_from_row(
-                row, approvals_required=self._rules.approvals_required(row.client_namespace))
-            if not await self._allowed(card, action, user_id):
+            if not allowed:
                 record(session, anomaly_id=anomaly_id, actor=user_id, action=action,
                        result="refused", now=self._clock.now(),
                        detail={"namespace": card.client.namespace})
                 return Outcome(Verdict.REFUSED, _refusal(card, action), card)
-            outcome = await self._compare_and_set(session, row, card, action, user_id)
+            outcome = await self._compare_and_set(session, card, action, user_id)
         if outcome.verdict is Verdict.DECIDED and outcome.card is not None:
             self._on_decided(anomaly_id, outcome.card.state)
         return outcome
@@ -83,7 +85,7 @@ class Decider:
         return self._rules.approvers_for(card.client.namespace)
 
     async def _compare_and_set(
-        self, session: AsyncSession, row: Anomaly, card: Card, action: Action, user_id: str
+        self, session: AsyncSession, card: Card, action: Action, user_id: str
     ) -> Outcome:
         now = self._clock.now()
         try:
@@ -92,47 +94,39 @@ class Decider:
             record(session, anomaly_id=card.anomaly_id, actor=user_id, action=action,
                    result="stale", now=now, detail={"state": card.state})
             return Outcome(Verdict.STALE, _stale(card, refused), card)
-        values: dict[str, object] = {"state": step.after, "version": card.version + 1,
-                                     "revision": Anomaly.revision + 1}
-        votes = list(row.approvals or [])
+        changes: Changes = {"state": step.after}
+        result = "ok"
         if action is Action.APPROVE:
-            needed = self._rules.approvals_required(card.client.namespace)
-            if user_id in votes:
+            ballot = cast_vote(card.approvals, user_id, needed=card.approvals_required)
+            if ballot.duplicate:
                 record(session, anomaly_id=card.anomaly_id, actor=user_id, action=action,
-                       result="duplicate_vote", now=now, detail={"votes": votes})
+                       result="duplicate_vote", now=now, detail={"votes": list(ballot.votes)})
                 return Outcome(Verdict.STALE, f"You already approved this flow; it needs "
-                               f"{needed - len(votes)} more distinct approver(s).", card)
-            votes.append(user_id)
-            values["approvals"] = votes
-            if len(votes) < needed:
-                values["state"] = card.state  # a vote, not yet a decision
-                step = Transition(card.state, card.state)
+                               f"{ballot.missing} more distinct approver(s).", card)
+            changes["approvals"] = list(ballot.votes)
+            if not ballot.complete:
+                changes["state"] = card.state  # a vote, not yet a decision
+                result = "vote"
         if action is Action.ESCALATE:
-            values |= {"escalated_at": now, "escalation_reason": f"escalated by <@{user_id}>",
-                       "escalation_trigger": "click"}
-        elif step.after is not card.state:
-            values |= {"decision": action, "decided_by": user_id, "decided_at": now}
-        if step.after is State.APPROVED:
-            values["next_apply_at"] = now
-        changed = await session.execute(
-            update(Anomaly).where(Anomaly.id == card.anomaly_id)
-            .where(Anomaly.version == card.version).values(**values)
-            .execution_options(synchronize_session=False)
-        )
-        if changed.rowcount != 1:  # type: ignore[attr-defined]
+            changes |= {"escalated_at": now, "escalation_reason": f"escalated by <@{user_id}>",
+                        "escalation_trigger": "click"}
+        elif changes["state"] is not card.state:
+            changes |= {"decision": action, "decided_by": user_id, "decided_at": now}
+        if changes["state"] is State.APPROVED:
+            changes["next_apply_at"] = now
+        if not await anomalies.compare_and_set(session, card.anomaly_id, version=card.version,
+                                               changes=changes):
             record(session, anomaly_id=card.anomaly_id, actor=user_id, action=action,
                    result="stale", now=now, detail={"state": card.state})
             return Outcome(Verdict.STALE, "Someone decided this flow a moment ago.", card)
-        voted = step.after is card.state
         record(session, anomaly_id=card.anomaly_id, actor=user_id, action=action,
-               result="vote" if voted else "ok", now=now,
-               detail={"from": step.before, "to": step.after, "votes": votes})
-        await session.refresh(row)
-        message = (f"Approval recorded ({len(votes)} of "
-                   f"{self._rules.approvals_required(card.client.namespace)})." if voted
-                   else _DONE[action])
-        return Outcome(Verdict.DECIDED, message, card_from_row(
-            row, approvals_required=self._rules.approvals_required(row.client_namespace)))
+               result=result, now=now,
+               detail={"from": step.before, "to": changes["state"],
+                       "votes": changes.get("approvals", list(card.approvals))})
+        decided = await anomalies.load_card(session, card.anomaly_id, rules=self._rules)
+        message = (f"Approval recorded ({len(changes['approvals'])} of "
+                   f"{card.approvals_required})." if result == "vote" else _DONE[action])
+        return Outcome(Verdict.DECIDED, message, decided)
 
 
 _DONE = {Action.APPROVE: "Approved.", Action.BLOCK: "Blocked.", Action.ESCALATE: "Escalated."}

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aiohttp import web
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from chatbot import logs
@@ -30,9 +29,9 @@ from chatbot.decisions import Decider
 from chatbot.intents.directory import DirectorySink
 from chatbot.pipeline.sources import LineTotals, ingest_lines
 from chatbot.review import make_review_app
+from chatbot.store import anomalies
 from chatbot.store.db import make_engine, make_sessions
 from chatbot.store.migrate import upgrade
-from chatbot.store.models import Anomaly
 
 DEMO_USER = "U0DEMO"
 """The person the review page decides as: an approver for every namespace."""
@@ -68,8 +67,7 @@ class Demo:
 
     async def anomaly_count(self) -> int:
         async with self.sessions() as session:
-            return int((await session.execute(
-                select(func.count()).select_from(Anomaly))).scalar_one())
+            return sum((await anomalies.count_by_state(session)).values())
 
 
 @asynccontextmanager

@@ -6,6 +6,7 @@ action does not apply. The store turns the answer into a compare-and-set on the 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -26,7 +27,6 @@ class Action(StrEnum):
 
 
 OPEN_STATES = frozenset({State.PENDING, State.ESCALATED})
-DECIDED_STATES = frozenset({State.APPROVED, State.APPLIED, State.APPLY_FAILED, State.BLOCKED})
 
 _TRANSITIONS: dict[tuple[State, Action], State] = {
     (State.PENDING, Action.APPROVE): State.APPROVED,
@@ -66,3 +66,30 @@ SYSTEM_ESCALATABLE = frozenset({State.PENDING, State.BLOCKED})
 def allowed_actions(state: State) -> list[Action]:
     """What a person may still do, in button order (Approve, Block, Escalate)."""
     return [action for action in Action if (state, action) in _TRANSITIONS]
+
+
+@dataclass(frozen=True, slots=True)
+class Ballot:
+    """An Approve counted against the quorum (the two-person rule)."""
+
+    votes: tuple[str, ...]
+    needed: int
+    duplicate: bool = False
+    """The person had already approved: nothing changes, the vote is not counted twice."""
+
+    @property
+    def complete(self) -> bool:
+        """Enough distinct approvers: the Approve becomes the decision."""
+        return not self.duplicate and len(self.votes) >= self.needed
+
+    @property
+    def missing(self) -> int:
+        return max(0, self.needed - len(self.votes))
+
+
+def cast_vote(votes: Sequence[str], user_id: str, *, needed: int) -> Ballot:
+    """Add ``user_id``'s approval to ``votes``; one person counts once, however often they
+    click, and ``needed`` distinct approvers decide."""
+    if user_id in votes:
+        return Ballot(tuple(votes), needed, duplicate=True)
+    return Ballot((*votes, user_id), needed)

@@ -1,22 +1,26 @@
-"""The composition root: builds every client from settings, wires the pipeline together and
-runs it until asked to stop. Nothing else in the package constructs a client or reads the
-environment.
+"""The composition root: builds every client from settings, wires the pipeline together,
+supervises it while it runs and closes everything it opened — also when building fails half
+way. Nothing else in the package constructs a client or reads the environment.
+
+    async with open_service(settings) as service:
+        await service.run(stop)      # raises TaskDied when a background task dies
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
-from contextlib import AsyncExitStack
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
 
 from aiohttp import web
 from redis.asyncio import Redis
 from slack_bolt.async_app import AsyncApp
-from sqlalchemy import func, select, text
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+import handlers
 from chatbot.applier import Applier
 from chatbot.approvers import ApproverDirectory
 from chatbot.clock import Clock, SystemClock
@@ -36,13 +40,13 @@ from chatbot.slack.blocks import apply_failure
 from chatbot.slack.client import bolt_app, group_lookup, web_client
 from chatbot.slack.outbox import SlackOutbox
 from chatbot.slack.socket_mode import start_socket_mode
+from chatbot.store import anomalies
 from chatbot.store.db import make_engine, make_sessions
 from chatbot.store.ingest import IngestResult
 from chatbot.store.migrate import upgrade
-from chatbot.store.models import Anomaly
 from chatbot.store.seen_cache import RedisSeenCache
+from chatbot.supervisor import Supervisor
 from chatbot.web.server import Probe, Refresh, make_web_app
-from handlers import actions
 
 log = logging.getLogger(__name__)
 
@@ -62,119 +66,128 @@ class Service:
     escalator: Escalator
     outbox: SlackOutbox
     sink: IntentsSink
-    web_app: web.Application
     bolt: AsyncApp
     pipeline: KafkaPipeline | None
-    closers: list[Callable[[], Awaitable[object]]] = field(default_factory=list)
+    probes: dict[str, Probe]
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Serve HTTP and run the consumer, outbox, applier and escalator until ``stop`` is
+        set — or until one of them dies, which stops the rest and raises ``TaskDied``."""
+        settings = self.settings
+        supervisor = Supervisor(stop)
+        web_app = make_web_app(bolt=self.bolt, metrics=self.metrics, probes=self.probes,
+                               alive=lambda: supervisor.alive,
+                               before_metrics=state_gauge(self.sessions, self.metrics))
+        async with AsyncExitStack() as stack:
+            await _listen(stack, web_app, settings.http_host, settings.http_port)
+            log.info("listening on %s:%s", settings.http_host, settings.http_port)
+            if settings.dashboard_port is not None:
+                await self._serve_dashboard(stack)
+            if settings.slack.app_token:
+                socket_mode = await start_socket_mode(self.bolt,
+                                                      settings.slack.app_token.reveal())
+                # Closed first on the way out: no new clicks while the rest shuts down.
+                stack.push_async_callback(socket_mode.close)
+            supervisor.start("outbox", self.outbox.run(stop))
+            supervisor.start("applier", self.applier.run(stop))
+            supervisor.start("escalator", self.escalator.run(stop))
+            if self.pipeline is not None:
+                supervisor.start("consumer", self.pipeline.run(stop))
+            try:
+                await stop.wait()
+            finally:
+                await stack.aclose()
+                await supervisor.join()
+
+    async def _serve_dashboard(self, stack: AsyncExitStack) -> None:
+        """The review page, read-only, on its own port (loopback unless configured otherwise)."""
+        settings = self.settings
+        assert settings.dashboard_port is not None
+        app = make_review_app(sessions=self.sessions, decider=self.decider,
+                              intents_dir=settings.intents_directory, user_id="dashboard",
+                              read_only=True, extra_hosts=settings.dashboard_hosts)
+        await _listen(stack, app, settings.dashboard_host, settings.dashboard_port)
+        log.info("read-only dashboard on http://%s:%s/", settings.dashboard_host,
+                 settings.dashboard_port)
 
 
 def rules_from(settings: Settings) -> Rules:
     return load_rules(settings.config_path) if settings.config_path else DEFAULT_RULES
 
 
-async def build_service(settings: Settings, *, clock: Clock | None = None,
-                        with_kafka: bool = True) -> Service:
+@asynccontextmanager
+async def open_service(settings: Settings, *, clock: Clock | None = None,
+                       with_kafka: bool = True) -> AsyncIterator[Service]:
+    """Build the service; everything opened so far is closed on the way out, whether the
+    block ends, raises, or building itself fails half way."""
     clock = clock or SystemClock()
     rules = rules_from(settings)
     metrics = Metrics()
-    engine = make_engine(settings.database_url.reveal())
-    await upgrade(engine)
-    sessions = make_sessions(engine)
-    client = web_client(settings.slack)
-    bolt = bolt_app(settings.slack, client)
-    sink, cluster_ready = await intents_sink(settings)
-    outbox = SlackOutbox(sessions=sessions, client=client, clock=clock, rules=rules,
-                         on_call=lambda method, outcome: metrics.slack_calls.labels(
-                             method, outcome).inc())
-    applier = Applier(sessions=sessions, sink=sink, clock=clock,
-                      on_changed=lambda _id: outbox.wake(),
-                      on_first_failure=lambda card: outbox.note_in_thread(card.anomaly_id,
-                                                                          apply_failure(card)),
-                      observe_latency=metrics.apply_seconds.observe)
-
-    def decided(_anomaly_id: str, _state: object) -> None:
-        outbox.wake()
-        applier.wake()
-
-    decider = Decider(sessions=sessions, rules=rules, clock=clock, on_decided=decided,
-                      directory=ApproverDirectory(lookup=group_lookup(client)))
-    actions.register(bolt, decider=decider)
-    redis = Redis.from_url(settings.redis_url.reveal()) if settings.redis_url else None
-    escalator = Escalator(sessions=sessions, rules=rules, clock=clock,
-                          leader=RedisLeader(redis) if redis else SoleLeader(),
-                          on_escalated=lambda _id: outbox.wake())
-
-    def stored(result: IngestResult) -> None:
-        escalator.hint([*result.new_anomalies, *result.retried_after_block])
-        outbox.wake()
-
-    pipeline = (await kafka_pipeline(settings.kafka, sessions=sessions, rules=rules,
-                                     clock=clock, metrics=metrics, on_stored=stored,
-                                     seen=RedisSeenCache(redis) if redis else None)
-                if with_kafka else None)
-
-    async def database_ready() -> bool:
-        async with engine.connect() as connection:
-            await connection.execute(text("SELECT 1"))
-        return True
-
-    probes: dict[str, Probe] = {"database": database_ready,
-                                "slack": _flag(lambda: outbox.healthy)}
-    if pipeline is not None:
-        probes["kafka"] = pipeline.ready
-    probes["cluster"] = cluster_ready
-    web_app = make_web_app(bolt=bolt, metrics=metrics, probes=probes,
-                           before_metrics=state_gauge(sessions, metrics))
-    return Service(settings=settings, rules=rules, clock=clock, metrics=metrics, engine=engine,
-                   sessions=sessions, decider=decider, applier=applier, outbox=outbox,
-                   escalator=escalator,
-                   sink=sink, web_app=web_app, bolt=bolt, pipeline=pipeline,
-                   closers=[sink.close, client.session.close if client.session else _noop,
-                            redis.aclose if redis else _noop, engine.dispose])
-
-
-async def run_service(service: Service, stop: asyncio.Event) -> None:
-    """Serve HTTP and run the consumer, outbox and applier until ``stop`` is set."""
-    settings = service.settings
     async with AsyncExitStack() as stack:
-        runner = web.AppRunner(service.web_app, access_log=None)
-        await runner.setup()
-        stack.push_async_callback(runner.cleanup)
-        site = web.TCPSite(runner, settings.http_host, settings.http_port)
-        await site.start()
-        log.info("listening on %s:%s", settings.http_host, settings.http_port)
-        if settings.dashboard_port is not None:
-            await _serve_dashboard(service, stack)
-        socket_mode = (await start_socket_mode(service.bolt, settings.slack.app_token.reveal())
-                       if settings.slack.app_token else None)
-        tasks = [asyncio.create_task(service.outbox.run(stop), name="outbox"),
-                 asyncio.create_task(service.applier.run(stop), name="applier"),
-                 asyncio.create_task(service.escalator.run(stop), name="escalator")]
-        if service.pipeline is not None:
-            tasks.append(asyncio.create_task(service.pipeline.run(stop), name="consumer"))
-        try:
-            await stop.wait()
-        finally:
-            if socket_mode is not None:  # no new clicks while the rest shuts down
-                await socket_mode.close()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            for close in service.closers:
-                await close()
+        engine = make_engine(settings.database_url.reveal())
+        stack.push_async_callback(engine.dispose)
+        await upgrade(engine)
+        sessions = make_sessions(engine)
+        client = web_client(settings.slack)
+        if client.session is not None:
+            stack.push_async_callback(client.session.close)
+        bolt = bolt_app(settings.slack, client)
+        sink, cluster_ready = await intents_sink(settings)
+        stack.push_async_callback(sink.close)
+        redis = Redis.from_url(settings.redis_url.reveal()) if settings.redis_url else None
+        if redis is not None:
+            stack.push_async_callback(redis.aclose)
+
+        outbox = SlackOutbox(sessions=sessions, client=client, clock=clock, rules=rules,
+                             on_call=lambda method, outcome: metrics.slack_calls.labels(
+                                 method, outcome).inc())
+        applier = Applier(sessions=sessions, sink=sink, clock=clock,
+                          on_changed=lambda _id: outbox.wake(),
+                          on_first_failure=lambda card: outbox.note_in_thread(
+                              card.anomaly_id, apply_failure(card)),
+                          observe_latency=metrics.apply_seconds.observe)
+
+        def decided(_anomaly_id: str, _state: object) -> None:
+            outbox.wake()
+            applier.wake()
+
+        decider = Decider(sessions=sessions, rules=rules, clock=clock, on_decided=decided,
+                          directory=ApproverDirectory(lookup=group_lookup(client)))
+        handlers.register(bolt, decider=decider)
+        escalator = Escalator(sessions=sessions, rules=rules, clock=clock,
+                              leader=RedisLeader(redis) if redis else SoleLeader(),
+                              on_escalated=lambda _id: outbox.wake())
+
+        def stored(result: IngestResult) -> None:
+            escalator.hint([*result.new_anomalies, *result.retried_after_block])
+            outbox.wake()
+
+        pipeline = (await kafka_pipeline(settings.kafka, sessions=sessions, rules=rules,
+                                         clock=clock, metrics=metrics, on_stored=stored,
+                                         seen=RedisSeenCache(redis) if redis else None)
+                    if with_kafka else None)
+
+        async def database_ready() -> bool:
+            async with engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+            return True
+
+        probes: dict[str, Probe] = {"database": database_ready,
+                                    "slack": _flag(lambda: outbox.healthy)}
+        if pipeline is not None:
+            probes["kafka"] = pipeline.ready
+        probes["cluster"] = cluster_ready
+        yield Service(settings=settings, rules=rules, clock=clock, metrics=metrics,
+                      engine=engine, sessions=sessions, decider=decider, applier=applier,
+                      escalator=escalator, outbox=outbox, sink=sink, bolt=bolt,
+                      pipeline=pipeline, probes=probes)
 
 
-async def _serve_dashboard(service: Service, stack: AsyncExitStack) -> None:
-    """The review page, read-only, on its own port (loopback unless configured otherwise)."""
-    settings = service.settings
-    assert settings.dashboard_port is not None
-    app = make_review_app(sessions=service.sessions, decider=service.decider,
-                          intents_dir=settings.intents_directory, user_id="dashboard",
-                          read_only=True, extra_hosts=settings.dashboard_hosts)
+async def _listen(stack: AsyncExitStack, app: web.Application, host: str, port: int) -> None:
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     stack.push_async_callback(runner.cleanup)
-    await web.TCPSite(runner, settings.dashboard_host, settings.dashboard_port).start()
-    log.info("read-only dashboard on http://%s:%s/", settings.dashboard_host,
-             settings.dashboard_port)
+    await web.TCPSite(runner, host, port).start()
 
 
 def state_gauge(sessions: async_sessionmaker[AsyncSession], metrics: Metrics) -> Refresh:
@@ -182,9 +195,7 @@ def state_gauge(sessions: async_sessionmaker[AsyncSession], metrics: Metrics) ->
 
     async def refresh() -> None:
         async with sessions() as session:
-            rows = await session.execute(
-                select(Anomaly.state, func.count()).group_by(Anomaly.state))
-            counts: dict[str, int] = {state: count for state, count in rows}
+            counts = await anomalies.count_by_state(session)
         for state in State:
             metrics.anomalies.labels(state.value).set(counts.get(state.value, 0))
 
@@ -196,7 +207,3 @@ def _flag(read: Callable[[], bool]) -> Probe:
         return read()
 
     return probe
-
-
-async def _noop() -> None:
-    return None

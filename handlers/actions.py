@@ -2,7 +2,8 @@
 
 Each listener acks at once (Slack wants an answer within 3 s), then decides through the
 shared :class:`~chatbot.decisions.Decider`. The message itself is re-rendered by the Slack
-outbox from stored state; the clicker only gets an ephemeral note when nothing changed.
+outbox from stored state; the clicker only gets an ephemeral note when nothing changed. A
+failure to decide at all (the database is away) is answered by :mod:`handlers.errors`.
 """
 
 from __future__ import annotations

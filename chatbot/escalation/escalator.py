@@ -13,23 +13,21 @@ import logging
 from collections.abc import Callable, Iterable
 from datetime import datetime
 
-from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from chatbot.card import Card
 from chatbot.clock import Clock
 from chatbot.config.rules import Rules
 from chatbot.escalation.leader import Leader, SoleLeader
 from chatbot.escalation.triggers import Due, Facts, due
+from chatbot.events.model import KafkaTarget, KubernetesTarget
 from chatbot.lifecycle import SYSTEM_ESCALATABLE, State
+from chatbot.store import anomalies
+from chatbot.store.anomalies import Changes
 from chatbot.store.audit import record
-from chatbot.store.models import Anomaly
 from chatbot.waiting import nap
 
 log = logging.getLogger(__name__)
-
-_FACTS = (Anomaly.id, Anomaly.version, Anomaly.state, Anomaly.severity,
-          Anomaly.client_namespace, Anomaly.target, Anomaly.client_labels, Anomaly.detected_at,
-          Anomaly.escalated_at, Anomaly.retried_after_block_at)
 
 
 class Escalator:
@@ -70,24 +68,14 @@ class Escalator:
 
     async def check(self, anomaly_ids: set[str] | None) -> int:
         """Escalate what is due among ``anomaly_ids`` (None: every open anomaly)."""
-        query = select(*_FACTS).where(or_(
-            Anomaly.state == State.PENDING,
-            and_(Anomaly.state == State.BLOCKED, Anomaly.retried_after_block_at.is_not(None))))
-        if anomaly_ids is not None:
-            query = query.where(Anomaly.id.in_(anomaly_ids))
         now = self._clock.now()
         async with self._sessions() as session:
-            rows = (await session.execute(query)).all()
+            candidates = await anomalies.escalation_candidates(session, ids=anomaly_ids)
         escalated = 0
-        for row in rows:
-            facts = Facts(state=State(row.state), severity=row.severity,
-                          client_namespace=row.client_namespace,
-                          target_namespace=row.target.get("namespace"),
-                          client_labels=row.client_labels, detected_at=row.detected_at,
-                          escalated_at=row.escalated_at,
-                          retried_after_block_at=row.retried_after_block_at)
-            reason = due(facts, self._rules.escalation, now)
-            if reason and await self.escalate(row.id, row.version, facts.state, reason, now):
+        for card in candidates:
+            reason = due(facts_of(card), self._rules.escalation, now)
+            if reason and await self.escalate(card.anomaly_id, card.version, card.state,
+                                              reason, now):
                 escalated += 1
         return escalated
 
@@ -95,18 +83,14 @@ class Escalator:
                        now: datetime) -> bool:
         if state not in SYSTEM_ESCALATABLE:
             return False
-        values: dict[str, object] = {
-            "state": State.ESCALATED, "version": version + 1, "revision": Anomaly.revision + 1,
-            "escalated_at": now, "escalation_reason": reason.reason[:200],
-            "escalation_trigger": reason.trigger.value}
+        changes: Changes = {"state": State.ESCALATED, "escalated_at": now,
+                            "escalation_reason": reason.reason[:200],
+                            "escalation_trigger": reason.trigger.value}
         if reason.raise_to_critical:
-            values["severity"] = "critical"
+            changes["severity"] = "critical"
         async with self._sessions.begin() as session:
-            changed = await session.execute(
-                update(Anomaly).where(Anomaly.id == anomaly_id)
-                .where(Anomaly.version == version).values(**values)
-                .execution_options(synchronize_session=False))
-            if changed.rowcount != 1:  # type: ignore[attr-defined]
+            if not await anomalies.compare_and_set(session, anomaly_id, version=version,
+                                                   changes=changes):
                 return False
             record(session, anomaly_id=anomaly_id, actor="system", action="escalate",
                    result="ok", now=now,
@@ -117,3 +101,13 @@ class Escalator:
         self._on_escalated(anomaly_id)
         return True
 
+
+def facts_of(card: Card) -> Facts:
+    target = card.target
+    target_namespace = (target.namespace if isinstance(target, KubernetesTarget | KafkaTarget)
+                        else None)
+    return Facts(state=card.state, severity=card.severity.value,
+                 client_namespace=card.client.namespace, target_namespace=target_namespace,
+                 client_labels=card.client.labels, detected_at=card.detected_at,
+                 escalated_at=card.escalated_at,
+                 retried_after_block_at=card.retried_after_block_at)

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import yaml
+
 from chatbot.events.model import InternetTarget, KafkaTarget, KubernetesTarget, Target, Workload
 
 GROUP = "k8s.otterize.com"
@@ -80,6 +82,11 @@ def target_entry(client: Workload, target: Target) -> Entry:
             if target.port is not None:
                 internet["ports"] = [target.port]
             return {"internet": internet}
+
+
+def targets_yaml(client: Workload, target: Target) -> str:
+    """The ``targets:`` snippet an approval adds, as the card shows it."""
+    return yaml.safe_dump({"targets": [target_entry(client, target)]}, sort_keys=False).rstrip()
 
 
 def describes(document: Document, client: Workload) -> bool:

@@ -14,12 +14,10 @@ from collections.abc import Collection, Iterable
 from pathlib import Path
 
 from aiohttp import web
-from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from chatbot.card import Card, card_from_row
+from chatbot.card import Card
 from chatbot.decisions import Decider, Verdict
-from chatbot.events.model import Severity
 from chatbot.intents.directory import DirectorySink
 from chatbot.lifecycle import State
 from chatbot.review.guard import CSRF_HEADER, guard
@@ -31,8 +29,8 @@ from chatbot.review.views import (
     flow_label,
     parse_action,
 )
+from chatbot.store import anomalies as stored
 from chatbot.store.audit import entries
-from chatbot.store.models import Anomaly
 
 STATIC = Path(__file__).with_name("static")
 ASSETS = {"review.js": "text/javascript", "review.css": "text/css",
@@ -40,7 +38,6 @@ ASSETS = {"review.js": "text/javascript", "review.css": "text/css",
 LIST_LIMIT = 500
 AUDIT_LIMIT = 200
 MAX_FILE_CHARS = 64 * 1024
-_SEVERITY_ORDER = case({s.value: -s.rank for s in Severity}, value=Anomaly.severity, else_=0)
 STATUS = {Verdict.DECIDED: 200, Verdict.STALE: 409, Verdict.REFUSED: 403, Verdict.UNKNOWN: 404}
 
 
@@ -76,13 +73,8 @@ def make_review_app(
 
     async def anomalies(_request: web.Request) -> web.Response:
         async with sessions() as session:
-            # Most severe first, then in order of appearance: a card never moves when decided.
-            rows = (await session.execute(
-                select(Anomaly).order_by(_SEVERITY_ORDER, Anomaly.first_seen, Anomaly.id)
-                .limit(LIST_LIMIT))).scalars().all()
-            counts = {state: count for state, count in await session.execute(
-                select(Anomaly.state, func.count()).group_by(Anomaly.state))}
-        cards = [card_from_row(row) for row in rows]
+            cards = await stored.cards(session, limit=LIST_LIMIT)
+            counts = await stored.count_by_state(session)
         texts = await _intents_files(cards, files)
         return web.json_response({
             "user_id": user_id,
@@ -97,10 +89,8 @@ def make_review_app(
     async def audit(_request: web.Request) -> web.Response:
         async with sessions() as session:
             found = await entries(session, limit=AUDIT_LIMIT)
-            ids = {entry.anomaly_id for entry in found}
-            rows = (await session.execute(
-                select(Anomaly).where(Anomaly.id.in_(ids)))).scalars().all()
-        flows = {row.id: flow_label(card_from_row(row)) for row in rows}
+            named = await stored.cards(session, ids={entry.anomaly_id for entry in found})
+        flows = {card.anomaly_id: flow_label(card) for card in named}
         return web.json_response({"entries": [audit_view(entry, flows) for entry in found]})
 
     async def decide(request: web.Request) -> web.Response:

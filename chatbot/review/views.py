@@ -9,11 +9,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from chatbot.card import Card, target_details, target_label
-from chatbot.lifecycle import OPEN_STATES, Action, NotAllowed, transition
-from chatbot.slack.blocks import decision_buttons, intent_yaml
-from chatbot.slack.ids import ActionId
-from chatbot.store.models import AuditEntry
+from chatbot.card import ACTION_LOOKS, Card, target_details, target_label
+from chatbot.intents.document import targets_yaml
+from chatbot.lifecycle import OPEN_STATES, Action
+from chatbot.store.audit import Entry
 
 View = dict[str, Any]
 
@@ -35,7 +34,7 @@ def card_view(card: Card, *, intents_file: View | None = None) -> View:
         "severity": card.severity.value,
         "state": card.state.value,
         "open": card.state in OPEN_STATES,
-        "allowed_actions": [action.value for action in Action if _allowed(card, action)],
+        "allowed_actions": [action.value for action in card.actions],
         "count": card.event_count,
         "first_seen": _iso(card.first_seen),
         "last_seen": _iso(card.last_seen),
@@ -47,7 +46,7 @@ def card_view(card: Card, *, intents_file: View | None = None) -> View:
         "apply_error": card.apply_error,
         "apply_attempts": card.apply_attempts,
         "applied_object": card.applied_object,
-        "intent_yaml": intent_yaml(card),
+        "intent_yaml": targets_yaml(card.client, card.target),
         "intents_file": intents_file,
     }
 
@@ -64,21 +63,22 @@ def flow_label(card: Card) -> str:
 
 
 def action_views() -> list[View]:
-    """The decision buttons of the Slack card (labels, styles, Block's confirmation)."""
+    """The decision buttons as the card offers them (labels, styles, confirmations)."""
     views: list[View] = []
-    for button in decision_buttons("")["elements"]:
-        confirm = button.get("confirm")
+    for action, look in ACTION_LOOKS.items():
+        confirm = look.confirm
         views.append({
-            "action": ActionId(button["action_id"]).action.value,
-            "label": button["text"]["text"],
-            "style": button.get("style", "default"),
+            "action": action.value,
+            "label": look.label,
+            "style": look.style or "default",
             "confirm": None if confirm is None else {
-                key: confirm[key]["text"] for key in ("title", "text", "confirm", "deny")},
+                "title": confirm.title, "text": confirm.text, "confirm": confirm.confirm,
+                "deny": confirm.deny},
         })
     return views
 
 
-def audit_view(entry: AuditEntry, flows: dict[str, str]) -> View:
+def audit_view(entry: Entry, flows: dict[str, str]) -> View:
     """``flows`` maps anomaly ids to their :func:`flow_label`, for a readable audit line."""
     return {
         "id": entry.id,
@@ -98,14 +98,6 @@ def parse_action(value: str) -> Action | None:
         return Action(value)
     except ValueError:
         return None
-
-
-def _allowed(card: Card, action: Action) -> bool:
-    try:
-        transition(card.state, action)
-    except NotAllowed:
-        return False
-    return True
 
 
 def _iso(moment: datetime | None) -> str | None:

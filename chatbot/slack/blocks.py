@@ -9,11 +9,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-import yaml
-
-from chatbot.card import Card, target_details, target_label
-from chatbot.intents.document import target_entry
-from chatbot.lifecycle import OPEN_STATES, State, allowed_actions
+from chatbot.card import ACTION_LOOKS, ActionLook, Card, target_details, target_label
+from chatbot.intents.document import targets_yaml
+from chatbot.lifecycle import OPEN_STATES, State
 from chatbot.slack.ids import METADATA_EVENT_TYPE, ActionId, BlockId
 from chatbot.slack.mrkdwn import code, escape, fit, plain
 
@@ -26,11 +24,8 @@ _SEVERITY_ICON = {"low": ":large_blue_circle:", "medium": ":large_yellow_circle:
 def anomaly_message(card: Card) -> dict[str, Any]:
     """Keyword arguments for ``chat.postMessage`` / ``chat.update`` (minus channel/ts)."""
     blocks: list[Block] = [_header(card), _facts(card), _intent(card)]
-    if card.state in OPEN_STATES:
-        buttons = decision_buttons(card.anomaly_id)
-        allowed = {ActionId(f"anomaly.{action}") for action in allowed_actions(card.state)}
-        buttons["elements"] = [b for b in buttons["elements"] if b["action_id"] in allowed]
-        blocks.append(buttons)
+    if card.state in OPEN_STATES and card.actions:
+        blocks.append(decision_buttons(card))
     blocks.extend(_outcome(card))
     blocks.append(_footer(card))
     return {"text": fallback_text(card), "blocks": blocks[:50]}
@@ -47,27 +42,11 @@ def fallback_text(card: Card) -> str:
     return fit(escape(text), 3000)
 
 
-def decision_buttons(anomaly_id: str) -> Block:
-    return {
-        "type": "actions",
-        "block_id": BlockId.DECISION,
-        "elements": [
-            _button("Approve", ActionId.APPROVE, anomaly_id, style="primary"),
-            _button("Block", ActionId.BLOCK, anomaly_id, style="danger", confirm={
-                "title": {"type": "plain_text", "text": "Block this flow?"},
-                "text": {"type": "mrkdwn", "text": "Nothing is written to the cluster; the "
-                                                   "flow is flagged if it is seen again."},
-                "confirm": {"type": "plain_text", "text": "Block"},
-                "deny": {"type": "plain_text", "text": "Cancel"},
-            }),
-            _button("Escalate", ActionId.ESCALATE, anomaly_id),
-        ],
-    }
-
-
-def intent_yaml(card: Card) -> str:
-    entry = target_entry(card.client, card.target)
-    return yaml.safe_dump({"targets": [entry]}, sort_keys=False).rstrip()
+def decision_buttons(card: Card) -> Block:
+    """One button per action the card's state still allows, looking as the card says."""
+    return {"type": "actions", "block_id": BlockId.DECISION,
+            "elements": [_button(ACTION_LOOKS[action], ActionId.of(action), card.anomaly_id)
+                         for action in card.actions]}
 
 
 def apply_failure(card: Card) -> str:
@@ -109,7 +88,8 @@ def _intent(card: Card) -> Block:
     lead = (f"*Approve adds to the ClientIntents of* {where}:" if card.state in OPEN_STATES
             else f"*ClientIntents change for* {where}:")
     lead = fit(lead, 600)
-    body = fit(escape(intent_yaml(card)).replace("```", "ˋˋˋ"), 3000 - len(lead) - 7)
+    body = fit(escape(targets_yaml(card.client, card.target)).replace("```", "ˋˋˋ"),
+               3000 - len(lead) - 7)
     return {"type": "section", "block_id": BlockId.INTENT,
             "text": {"type": "mrkdwn", "text": f"{lead}\n```{body}```"}}
 
@@ -153,9 +133,19 @@ def _footer(card: Card) -> Block:
             "elements": [{"type": "mrkdwn", "text": text}]}
 
 
-def _button(text: str, action_id: ActionId, value: str, **extra: Any) -> Block:
-    return {"type": "button", "action_id": action_id, "value": value,
-            "text": {"type": "plain_text", "text": text}, **extra}
+def _button(look: ActionLook, action_id: ActionId, value: str) -> Block:
+    button: Block = {"type": "button", "action_id": action_id, "value": value,
+                     "text": {"type": "plain_text", "text": plain(look.label, 75)}}
+    if look.style:
+        button["style"] = look.style
+    if look.confirm:
+        confirm = look.confirm
+        button["confirm"] = {
+            "title": {"type": "plain_text", "text": plain(confirm.title, 100)},
+            "text": {"type": "mrkdwn", "text": fit(confirm.text, 300)},
+            "confirm": {"type": "plain_text", "text": plain(confirm.confirm, 30)},
+            "deny": {"type": "plain_text", "text": plain(confirm.deny, 30)}}
+    return button
 
 
 def _when(moment: datetime) -> str:

@@ -16,6 +16,10 @@ class ActionId(StrEnum):
     def action(self) -> Action:
         return Action(self.value.removeprefix("anomaly."))
 
+    @classmethod
+    def of(cls, action: Action) -> ActionId:
+        return cls(f"anomaly.{action.value}")
+
 
 class BlockId(StrEnum):
     HEADER = "anomaly.header"

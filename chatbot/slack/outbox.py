@@ -18,21 +18,20 @@ from datetime import timedelta
 import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from chatbot.card import Card, card_from_row
 from chatbot.chaos import crash_point
 from chatbot.clock import Clock
 from chatbot.config.rules import Rules
-from chatbot.escalation.war_room import WarRoomDesk
 from chatbot.slack.blocks import anomaly_message, message_metadata
 from chatbot.slack.channels import ChannelDirectory
 from chatbot.slack.delivery import find_posted, method_of, retry_delay
 from chatbot.slack.ids import METADATA_EVENT_TYPE
 from chatbot.slack.pacing import ChannelPacer
+from chatbot.slack.war_room import WarRoomDesk
+from chatbot.store import anomalies, messages
+from chatbot.store.anomalies import Stored
 from chatbot.store.audit import record
-from chatbot.store.models import Anomaly
 from chatbot.waiting import nap
 
 log = logging.getLogger(__name__)
@@ -107,35 +106,16 @@ class SlackOutbox:
 
     async def _due(self, limit: int = 500) -> dict[str, list[Work]]:
         now = self._clock.now()
-        counters_due = now - COUNTER_UPDATE_EVERY
         async with self._sessions() as session:
-            rows = (await session.execute(
-                select(Anomaly.id, Anomaly.channel)
-                .where(or_(
-                    and_(Anomaly.slack_ts.is_(None),
-                         or_(Anomaly.next_post_at.is_(None), Anomaly.next_post_at <= now)),
-                    and_(Anomaly.slack_ts.is_not(None),
-                         Anomaly.message_revision < Anomaly.revision,
-                         or_(Anomaly.message_version < Anomaly.version,
-                             Anomaly.message_updated_at.is_(None),
-                             Anomaly.message_updated_at <= counters_due)),
-                ))
-                .order_by(Anomaly.first_seen).limit(limit)
-            )).all()
+            cards = await messages.due_cards(session, now=now,
+                                             counters_due=now - COUNTER_UPDATE_EVERY,
+                                             limit=limit)
+            escalated = (await messages.due_war_room(session, now=now, limit=limit)
+                         if self._desk is not None and self._desk.channel is not None else [])
         work: dict[str, list[Work]] = defaultdict(list)
-        for anomaly_id, channel in rows:
+        for anomaly_id, channel in cards:
             work[channel].append((CARD, anomaly_id))
         if self._desk is not None and self._desk.channel is not None:
-            async with self._sessions() as session:
-                escalated = (await session.execute(
-                    select(Anomaly.id).where(Anomaly.escalated_at.is_not(None)).where(or_(
-                        and_(Anomaly.war_room_ts.is_(None),
-                             or_(Anomaly.war_room_next_at.is_(None),
-                                 Anomaly.war_room_next_at <= now)),
-                        and_(Anomaly.war_room_ts.is_not(None),
-                             Anomaly.war_room_revision < Anomaly.version)))
-                    .order_by(Anomaly.escalated_at).limit(limit)
-                )).scalars().all()
             work[self._desk.channel].extend((WAR_ROOM, anomaly_id) for anomaly_id in escalated)
         return work
 
@@ -172,116 +152,101 @@ class SlackOutbox:
             return False
         return True
 
-    async def _load(self, anomaly_id: str) -> Anomaly | None:
+    async def _load(self, anomaly_id: str) -> Stored | None:
         """Read the row and let the connection go: no session is held across a Slack call."""
         async with self._sessions() as session:
-            return await session.get(Anomaly, anomaly_id)
+            return await anomalies.load(session, anomaly_id, rules=self._rules)
 
     async def _deliver(self, kind: str, anomaly_id: str) -> None:
-        row = await self._load(anomaly_id)
-        if row is None:
+        stored = await self._load(anomaly_id)
+        if stored is None:
             return
         if kind == WAR_ROOM:
             if self._desk is not None:
-                await self._desk.deliver(row)
-        elif row.slack_ts is None:
-            await self._post(row)
-        elif row.message_revision < row.revision:
-            await self._update(row)
+                await self._desk.deliver(stored)
+        elif stored.delivery.slack_ts is None:
+            await self._post(stored)
+        elif stored.delivery.message_revision < stored.delivery.revision:
+            await self._update(stored)
 
-    async def _post(self, row: Anomaly) -> None:
+    async def _post(self, stored: Stored) -> None:
+        anomaly_id = stored.card.anomaly_id
         now = self._clock.now()
-        attempted_before = row.post_attempted_at
+        attempted_before = stored.delivery.post_attempted_at
         async with self._sessions.begin() as session:
-            claimed = await session.execute(
-                update(Anomaly).where(Anomaly.id == row.id).where(Anomaly.slack_ts.is_(None))
-                .where(or_(Anomaly.next_post_at.is_(None), Anomaly.next_post_at <= now))
-                .values(next_post_at=now + POST_LEASE, post_attempted_at=now,
-                        post_attempts=Anomaly.post_attempts + 1)
-                .execution_options(synchronize_session=False))
-        if claimed.rowcount != 1:  # type: ignore[attr-defined]
-            return  # another replica holds it
-        fresh = await self._load(row.id)
+            if not await messages.claim_post(session, anomaly_id, now=now,
+                                             until=now + POST_LEASE):
+                return  # another replica holds it
+        fresh = await self._load(anomaly_id)
         if fresh is None:
             return
-        row = fresh
+        card, delivery = fresh.card, fresh.delivery
         if attempted_before is not None:
-            channel_id = await self._channels.channel_id(row.channel)
+            channel_id = await self._channels.channel_id(delivery.channel)
             found = channel_id and await find_posted(
                 self._client, channel_id=channel_id, event_type=METADATA_EVENT_TYPE,
-                anomaly_id=row.id, since=attempted_before)
+                anomaly_id=anomaly_id, since=attempted_before)
             if channel_id and found:
-                log.info("reconciled an earlier post", extra={"anomaly_id": row.id})
-                await self._record_post(row, channel_id, found, row.revision, row.version,
-                                        reconciled=True)
+                log.info("reconciled an earlier post", extra={"anomaly_id": anomaly_id})
+                await self._record_post(fresh, channel_id, found, reconciled=True)
                 return
-        card = self._card(row)
         response = await self._client.chat_postMessage(
-            channel=row.channel, metadata=message_metadata(card), unfurl_links=False,
+            channel=delivery.channel, metadata=message_metadata(card), unfurl_links=False,
             unfurl_media=False, **anomaly_message(card))
         self._on_call("chat.postMessage", "ok")
         crash_point("after_post")
-        self._channels.remember(row.channel, str(response["channel"]))
-        await self._record_post(row, str(response["channel"]), str(response["ts"]),
-                                row.revision, row.version, reconciled=False)
+        self._channels.remember(delivery.channel, str(response["channel"]))
+        await self._record_post(fresh, str(response["channel"]), str(response["ts"]),
+                                reconciled=False)
 
-    async def _record_post(self, row: Anomaly, channel_id: str, ts: str, revision: int,
-                           version: int, *, reconciled: bool) -> None:
+    async def _record_post(self, stored: Stored, channel_id: str, ts: str, *,
+                           reconciled: bool) -> None:
         now = self._clock.now()
+        anomaly_id = stored.card.anomaly_id
         async with self._sessions.begin() as session:
-            await session.execute(
-                update(Anomaly).where(Anomaly.id == row.id)
-                .values(slack_channel_id=channel_id, slack_ts=ts, next_post_at=None,
-                        message_revision=revision, message_version=version,
-                        message_updated_at=now)
-                .execution_options(synchronize_session=False))
-            record(session, anomaly_id=row.id, actor="system", action="post", now=now,
+            await messages.record_post(session, anomaly_id, channel_id=channel_id, ts=ts,
+                                       revision=stored.delivery.revision,
+                                       version=stored.card.version, now=now)
+            record(session, anomaly_id=anomaly_id, actor="system", action="post", now=now,
                    result="reconciled" if reconciled else "posted",
                    detail={"channel": channel_id, "ts": ts})
 
-    async def _update(self, row: Anomaly) -> None:
-        assert row.slack_channel_id and row.slack_ts
-        card = self._card(row)
-        await self._client.chat_update(channel=row.slack_channel_id, ts=row.slack_ts,
+    async def _update(self, stored: Stored) -> None:
+        card, delivery = stored.card, stored.delivery
+        assert delivery.slack_channel_id and delivery.slack_ts
+        await self._client.chat_update(channel=delivery.slack_channel_id, ts=delivery.slack_ts,
                                        **anomaly_message(card))
         self._on_call("chat.update", "ok")
         async with self._sessions.begin() as session:
-            await session.execute(
-                update(Anomaly).where(Anomaly.id == row.id)
-                .where(Anomaly.message_revision < row.revision)
-                .values(message_revision=row.revision, message_version=row.version,
-                        message_updated_at=self._clock.now())
-                .execution_options(synchronize_session=False))
+            await messages.record_update(session, card.anomaly_id,
+                                         revision=delivery.revision, version=card.version,
+                                         now=self._clock.now())
 
     async def note_in_thread(self, anomaly_id: str, text: str) -> None:
         """A reply under the anomaly's card; best effort, never blocks a state change."""
-        async with self._sessions() as session:
-            row = await session.get(Anomaly, anomaly_id)
-        if row is None or not row.slack_ts or not row.slack_channel_id:
+        stored = await self._load(anomaly_id)
+        if stored is None:
             return
-        await self._pacer.turn(row.channel)
+        delivery = stored.delivery
+        if not delivery.slack_ts or not delivery.slack_channel_id:
+            return
+        await self._pacer.turn(delivery.channel)
         try:
-            await self._client.chat_postMessage(channel=row.slack_channel_id,
-                                                thread_ts=row.slack_ts, text=text)
+            await self._client.chat_postMessage(channel=delivery.slack_channel_id,
+                                                thread_ts=delivery.slack_ts, text=text)
             self._on_call("chat.postMessage", "ok")
         except SlackApiError as error:
-            self._pacer.hold(row.channel, self._retry_delay(error))
+            self._pacer.hold(delivery.channel, self._retry_delay(error))
             log.warning("could not reply in the thread of %s", anomaly_id)
 
     async def _defer(self, kind: str, anomaly_id: str, delay: float) -> None:
         """Retry later; for an unposted message this also releases the post lease."""
         later = self._clock.now() + timedelta(seconds=delay)
-        statement = (update(Anomaly).where(Anomaly.id == anomaly_id)
-                     .where(Anomaly.war_room_ts.is_(None)).values(war_room_next_at=later)
-                     if kind == WAR_ROOM else
-                     update(Anomaly).where(Anomaly.id == anomaly_id)
-                     .where(Anomaly.slack_ts.is_(None)).values(next_post_at=later))
         async with self._sessions.begin() as session:
-            await session.execute(statement.execution_options(synchronize_session=False))
-
-    def _card(self, row: Anomaly) -> Card:
-        return card_from_row(row, approvals_required=self._rules.approvals_required(
-            row.client_namespace))
+            if kind == WAR_ROOM:
+                await messages.defer_war_room(session, anomaly_id, until=later)
+            else:
+                await messages.defer_post(session, anomaly_id, until=later)
 
     def _retry_delay(self, error: SlackApiError) -> float:
         self._on_call(method_of(error.response.api_url), str(error.response.status_code))

@@ -1,8 +1,9 @@
 """The aiohttp application the service listens with.
 
 ``/slack/events`` hands signed Slack requests to the bolt app (which verifies the v0
-signature and its 5-minute window); ``/healthz`` says the process is alive; ``/readyz``
-asks each dependency probe; ``/metrics`` is the Prometheus exposition.
+signature and its 5-minute window); ``/healthz`` says the process is alive (503 once a
+supervised task died, in the moment before the process exits); ``/readyz`` asks each
+dependency probe; ``/metrics`` is the Prometheus exposition.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ PROBE_TIMEOUT = 3.0
 
 def make_web_app(
     *, bolt: AsyncApp | None, metrics: Metrics, probes: Mapping[str, Probe],
-    before_metrics: Refresh | None = None,
+    alive: Callable[[], bool] = lambda: True, before_metrics: Refresh | None = None,
 ) -> web.Application:
     app = web.Application(client_max_size=1024 * 1024)
 
@@ -36,6 +37,8 @@ def make_web_app(
             await to_bolt_request(request)))
 
     async def healthz(_request: web.Request) -> web.Response:
+        if not alive():
+            return web.json_response({"status": "a background task died"}, status=503)
         return web.json_response({"status": "ok"})
 
     async def readyz(_request: web.Request) -> web.Response:

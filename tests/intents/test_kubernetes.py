@@ -226,7 +226,7 @@ async def test_a_user_without_rbac_gets_a_readable_temporary_refusal(
     message = str(refused.value)
     assert message.startswith("the cluster refused the write: ")
     assert "clientintents.k8s.otterize.com is forbidden" in message
-    assert refused.value.delay >= 30
+    assert 5 <= refused.value.delay <= 60  # soon enough to pick up an RBAC fix, no hammering
 
 
 async def test_a_service_account_with_least_privilege_can_write(

@@ -12,7 +12,7 @@ import pytest
 from kubernetes_asyncio.client import ApiClient
 
 from chatbot.config.settings import settings_from_env
-from chatbot.service import build_service, run_service
+from chatbot.service import open_service
 from testbench.fixtures.kafka import TopicFactory
 from testbench.kafka import KafkaBroker
 from testbench.kube import KubeCluster
@@ -88,21 +88,23 @@ async def running_bot(env: dict[str, str], slack: SlackStandin,
                       kube: ApiClient) -> AsyncIterator[Bot]:
     """One service instance, in-process, until the block ends (then a graceful stop)."""
     port = free_port()
-    service = await build_service(settings_from_env({**env, "CHATBOT_HTTP_PORT": str(port)}))
-    stop = asyncio.Event()
-    running = asyncio.create_task(run_service(service, stop))
+    settings = settings_from_env({**env, "CHATBOT_HTTP_PORT": str(port)})
+    async with open_service(settings) as service:
+        stop = asyncio.Event()
+        running = asyncio.create_task(service.run(stop))
 
-    async def listening() -> bool:
-        return port_open(port)
+        async def listening() -> bool:
+            return port_open(port)
 
-    try:
-        await eventually(listening, what="the bot's HTTP port")
-        yield Bot(service=service, slack=slack, bootstrap=env["CHATBOT_KAFKA_BOOTSTRAP"],
-                  topic=env["CHATBOT_KAFKA_TOPIC"], url=f"http://127.0.0.1:{port}/slack/events",
-                  secret=env["CHATBOT_SLACK_SIGNING_SECRET"], kube=kube)
-    finally:
-        stop.set()
-        await asyncio.wait_for(running, 30)
+        try:
+            await eventually(listening, what="the bot's HTTP port")
+            yield Bot(service=service, slack=slack, bootstrap=env["CHATBOT_KAFKA_BOOTSTRAP"],
+                      topic=env["CHATBOT_KAFKA_TOPIC"],
+                      url=f"http://127.0.0.1:{port}/slack/events",
+                      secret=env["CHATBOT_SLACK_SIGNING_SECRET"], kube=kube)
+        finally:
+            stop.set()
+            await asyncio.wait_for(running, 30)
 
 
 @pytest.fixture

@@ -13,18 +13,18 @@ from datetime import datetime, timedelta
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy import or_, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from chatbot.card import Card, card_from_row
+from chatbot.card import Card
 from chatbot.clock import Clock
 from chatbot.config.rules import Rules
 from chatbot.slack.channels import ChannelDirectory
 from chatbot.slack.delivery import find_posted
 from chatbot.slack.ids import ESCALATION_EVENT_TYPE
 from chatbot.slack.war_room_blocks import escalation_metadata, incident_pointer, war_room_message
+from chatbot.store import messages
+from chatbot.store.anomalies import Stored
 from chatbot.store.audit import record
-from chatbot.store.models import Anomaly
 
 log = logging.getLogger(__name__)
 
@@ -50,79 +50,71 @@ class WarRoomDesk:
     def channel(self) -> str | None:
         return self._rules.war_room_channel
 
-    def card(self, row: Anomaly) -> Card:
-        return card_from_row(row, approvals_required=self._rules.approvals_required(
-            row.client_namespace))
+    async def deliver(self, stored: Stored) -> None:
+        card, delivery = stored.card, stored.delivery
+        if delivery.war_room_ts is None:
+            await self._post(stored)
+        elif delivery.war_room_channel_id and delivery.war_room_version < card.version:
+            await self._client.chat_update(channel=delivery.war_room_channel_id,
+                                           ts=delivery.war_room_ts,
+                                           **war_room_message(card,
+                                                              permalink=await self._link(stored)))
+            async with self._sessions.begin() as session:
+                await messages.record_war_room_update(session, card.anomaly_id,
+                                                      version=card.version)
 
-    async def deliver(self, row: Anomaly) -> None:
-        if row.war_room_ts is None:
-            await self._post(row)
-        elif row.war_room_channel_id and row.war_room_revision < row.version:
-            await self._client.chat_update(channel=row.war_room_channel_id, ts=row.war_room_ts,
-                                           **war_room_message(self.card(row),
-                                                              permalink=await self._link(row)))
-            await self._record(row.id, war_room_revision=row.version)
-
-    async def _post(self, row: Anomaly) -> None:
+    async def _post(self, stored: Stored) -> None:
         war_room = self.channel
         if war_room is None:
             return
+        card, delivery = stored.card, stored.delivery
         now = self._clock.now()
-        attempted_before = row.war_room_attempted_at
         async with self._sessions.begin() as session:
-            claimed = await session.execute(
-                update(Anomaly).where(Anomaly.id == row.id).where(Anomaly.war_room_ts.is_(None))
-                .where(or_(Anomaly.war_room_next_at.is_(None), Anomaly.war_room_next_at <= now))
-                .values(war_room_next_at=now + LEASE, war_room_attempted_at=now)
-                .execution_options(synchronize_session=False))
-        if claimed.rowcount != 1:  # type: ignore[attr-defined]
-            return
-        card = self.card(row)
-        incident = row.incident_channel_id
+            if not await messages.claim_war_room(session, card.anomaly_id, now=now,
+                                                 until=now + LEASE):
+                return
+        incident = delivery.incident_channel_id
         if self._rules.escalation.incident_channel and incident is None:
-            incident = await self._open_incident(row, card, now)
+            incident = await self._open_incident(card, now)
         target = incident or war_room
         channel_id = await self._channels.channel_id(target)
-        if attempted_before is not None and channel_id:
+        if delivery.war_room_attempted_at is not None and channel_id:
             found = await find_posted(self._client, channel_id=channel_id,
-                                      event_type=ESCALATION_EVENT_TYPE, anomaly_id=row.id,
-                                      since=attempted_before)
+                                      event_type=ESCALATION_EVENT_TYPE,
+                                      anomaly_id=card.anomaly_id,
+                                      since=delivery.war_room_attempted_at)
             if found:
-                await self._posted(row, channel_id, found, reconciled=True)
+                await self._posted(card, channel_id, found, reconciled=True)
                 return
         response = await self._client.chat_postMessage(
             channel=target, metadata=escalation_metadata(card), unfurl_links=False,
-            **war_room_message(card, permalink=await self._link(row)))
-        await self._posted(row, str(response["channel"]), str(response["ts"]), reconciled=False)
+            **war_room_message(card, permalink=await self._link(stored)))
+        await self._posted(card, str(response["channel"]), str(response["ts"]),
+                           reconciled=False)
         if incident:
             await self._point(war_room, card, incident)
 
-    async def _posted(self, row: Anomaly, channel_id: str, ts: str, *, reconciled: bool) -> None:
-        await self._record(row.id, war_room_channel_id=channel_id, war_room_ts=ts,
-                           war_room_next_at=None, war_room_revision=row.version,
-                           audit={"channel": channel_id, "ts": ts, "reconciled": reconciled})
-
-    async def _record(self, anomaly_id: str, *, audit: dict[str, object] | None = None,
-                      **values: object) -> None:
+    async def _posted(self, card: Card, channel_id: str, ts: str, *, reconciled: bool) -> None:
         async with self._sessions.begin() as session:
-            await session.execute(update(Anomaly).where(Anomaly.id == anomaly_id).values(**values)
-                                  .execution_options(synchronize_session=False))
-            if audit is not None:
-                record(session, anomaly_id=anomaly_id, actor="system", action="war_room_post",
-                       result="posted", now=self._clock.now(), detail=audit)
+            await messages.record_war_room_post(session, card.anomaly_id, channel_id=channel_id,
+                                                ts=ts, version=card.version)
+            record(session, anomaly_id=card.anomaly_id, actor="system", action="war_room_post",
+                   result="posted", now=self._clock.now(),
+                   detail={"channel": channel_id, "ts": ts, "reconciled": reconciled})
 
-    async def _link(self, row: Anomaly) -> str | None:
-        if not row.slack_channel_id or not row.slack_ts:
+    async def _link(self, stored: Stored) -> str | None:
+        delivery = stored.delivery
+        if not delivery.slack_channel_id or not delivery.slack_ts:
             return None
         try:
-            response = await self._client.chat_getPermalink(channel=row.slack_channel_id,
-                                                            message_ts=row.slack_ts)
+            response = await self._client.chat_getPermalink(channel=delivery.slack_channel_id,
+                                                            message_ts=delivery.slack_ts)
         except SlackApiError:
             return None
         permalink = response.get("permalink")
         return str(permalink) if permalink else None
 
-    async def _open_incident(self, row: Anomaly, card: Card, now: datetime) -> str | None:
+    async def _open_incident(self, card: Card, now: datetime) -> str | None:
         for attempt in range(NAME_ATTEMPTS):
             name = incident_channel_name(card, now, attempt)
             try:
@@ -132,15 +124,17 @@ class WarRoomDesk:
                 if reason == "name_taken":
                     continue
                 log.warning("cannot open an incident channel (%s); using the war room", reason,
-                            extra={"anomaly_id": row.id})
+                            extra={"anomaly_id": card.anomaly_id})
                 return None
             channel_id = str(created["channel"]["id"])
             self._channels.remember(name, channel_id)
-            await self._record(row.id, incident_channel_id=channel_id)
-            await self._invite(channel_id, row.id)
+            async with self._sessions.begin() as session:
+                await messages.record_incident_channel(session, card.anomaly_id,
+                                                       channel_id=channel_id)
+            await self._invite(channel_id, card.anomaly_id)
             return channel_id
         log.warning("every incident channel name was taken; using the war room",
-                    extra={"anomaly_id": row.id})
+                    extra={"anomaly_id": card.anomaly_id})
         return None
 
     async def _invite(self, channel_id: str, anomaly_id: str) -> None:

@@ -1,0 +1,117 @@
+"""The anomaly row's message bookkeeping: which cards and war-room posts are due, the short
+leases that keep two replicas from posting the same one, and what was posted where.
+
+Part of the row's one owner (with :mod:`chatbot.store.anomalies`); nothing here changes
+what a person decided, so nothing here bumps ``version`` or ``revision``. The caller owns the
+transaction.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from chatbot.store.anomalies import changed_rows
+from chatbot.store.models import Anomaly
+
+
+async def due_cards(session: AsyncSession, *, now: datetime, counters_due: datetime,
+                    limit: int) -> list[tuple[str, str]]:
+    """``(anomaly id, channel)`` of cards never posted (and not held), or whose message lags
+    the row: at once for a state change, at most every so often for counters alone (those
+    last rendered before ``counters_due``)."""
+    rows = (await session.execute(
+        select(Anomaly.id, Anomaly.channel)
+        .where(or_(
+            and_(Anomaly.slack_ts.is_(None),
+                 or_(Anomaly.next_post_at.is_(None), Anomaly.next_post_at <= now)),
+            and_(Anomaly.slack_ts.is_not(None),
+                 Anomaly.message_revision < Anomaly.revision,
+                 or_(Anomaly.message_version < Anomaly.version,
+                     Anomaly.message_updated_at.is_(None),
+                     Anomaly.message_updated_at <= counters_due)),
+        ))
+        .order_by(Anomaly.first_seen).limit(limit))).all()
+    return [(row.id, row.channel) for row in rows]
+
+
+async def due_war_room(session: AsyncSession, *, now: datetime, limit: int) -> list[str]:
+    """Escalated anomalies whose war-room message is unposted (and not held) or behind."""
+    return list((await session.execute(
+        select(Anomaly.id).where(Anomaly.escalated_at.is_not(None)).where(or_(
+            and_(Anomaly.war_room_ts.is_(None),
+                 or_(Anomaly.war_room_next_at.is_(None), Anomaly.war_room_next_at <= now)),
+            and_(Anomaly.war_room_ts.is_not(None),
+                 Anomaly.war_room_revision < Anomaly.version)))
+        .order_by(Anomaly.escalated_at).limit(limit))).scalars())
+
+
+async def claim_post(session: AsyncSession, anomaly_id: str, *, now: datetime,
+                     until: datetime) -> bool:
+    """Hold the unposted card until ``until`` and note the attempt (for reconciliation)."""
+    return await changed_rows(session, update(Anomaly).where(Anomaly.id == anomaly_id)
+                              .where(Anomaly.slack_ts.is_(None))
+                              .where(or_(Anomaly.next_post_at.is_(None),
+                                         Anomaly.next_post_at <= now))
+                              .values(next_post_at=until, post_attempted_at=now,
+                                      post_attempts=Anomaly.post_attempts + 1)) == 1
+
+
+async def record_post(session: AsyncSession, anomaly_id: str, *, channel_id: str, ts: str,
+                      revision: int, version: int, now: datetime) -> None:
+    """The card is in ``channel_id`` at ``ts`` and shows the row as of ``revision``."""
+    await changed_rows(session, update(Anomaly).where(Anomaly.id == anomaly_id)
+                       .values(slack_channel_id=channel_id, slack_ts=ts, next_post_at=None,
+                               message_revision=revision, message_version=version,
+                               message_updated_at=now))
+
+
+async def record_update(session: AsyncSession, anomaly_id: str, *, revision: int,
+                        version: int, now: datetime) -> None:
+    """The card was re-rendered as of ``revision`` (never moves the mark backwards)."""
+    await changed_rows(session, update(Anomaly).where(Anomaly.id == anomaly_id)
+                       .where(Anomaly.message_revision < revision)
+                       .values(message_revision=revision, message_version=version,
+                               message_updated_at=now))
+
+
+async def defer_post(session: AsyncSession, anomaly_id: str, *, until: datetime) -> None:
+    """Try the unposted card again at ``until`` (also releases its post lease)."""
+    await changed_rows(session, update(Anomaly).where(Anomaly.id == anomaly_id)
+                       .where(Anomaly.slack_ts.is_(None)).values(next_post_at=until))
+
+
+async def claim_war_room(session: AsyncSession, anomaly_id: str, *, now: datetime,
+                         until: datetime) -> bool:
+    return await changed_rows(session, update(Anomaly).where(Anomaly.id == anomaly_id)
+                              .where(Anomaly.war_room_ts.is_(None))
+                              .where(or_(Anomaly.war_room_next_at.is_(None),
+                                         Anomaly.war_room_next_at <= now))
+                              .values(war_room_next_at=until, war_room_attempted_at=now)) == 1
+
+
+async def record_war_room_post(session: AsyncSession, anomaly_id: str, *, channel_id: str,
+                               ts: str, version: int) -> None:
+    await changed_rows(session, update(Anomaly).where(Anomaly.id == anomaly_id)
+                       .values(war_room_channel_id=channel_id, war_room_ts=ts,
+                               war_room_next_at=None, war_room_revision=version))
+
+
+async def record_war_room_update(session: AsyncSession, anomaly_id: str, *,
+                                 version: int) -> None:
+    await changed_rows(session, update(Anomaly).where(Anomaly.id == anomaly_id)
+                       .where(Anomaly.war_room_revision < version)
+                       .values(war_room_revision=version))
+
+
+async def defer_war_room(session: AsyncSession, anomaly_id: str, *, until: datetime) -> None:
+    await changed_rows(session, update(Anomaly).where(Anomaly.id == anomaly_id)
+                       .where(Anomaly.war_room_ts.is_(None)).values(war_room_next_at=until))
+
+
+async def record_incident_channel(session: AsyncSession, anomaly_id: str, *,
+                                  channel_id: str) -> None:
+    await changed_rows(session, update(Anomaly).where(Anomaly.id == anomaly_id)
+                       .values(incident_channel_id=channel_id))
