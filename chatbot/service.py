@@ -27,6 +27,7 @@ from chatbot.clock import Clock, SystemClock
 from chatbot.config.load import load_rules
 from chatbot.config.rules import Rules
 from chatbot.config.settings import Settings
+from chatbot.decision_rules import refuse_risky_auto_approvals
 from chatbot.decisions import Decider
 from chatbot.escalation.escalator import Escalator
 from chatbot.escalation.leader import RedisLeader, SoleLeader
@@ -112,7 +113,9 @@ class Service:
 
 
 def rules_from(settings: Settings) -> Rules:
-    return load_rules(settings.config_path) if settings.config_path else DEFAULT_RULES
+    rules = load_rules(settings.config_path) if settings.config_path else DEFAULT_RULES
+    refuse_risky_auto_approvals(rules)  # serve refuses what check-config refuses
+    return rules
 
 
 @asynccontextmanager
