@@ -104,6 +104,9 @@ def risks_of(flow: Flow, rules: Rules) -> list[str]:
     for namespace in {flow.client.namespace, target_ns} - {None}:
         if namespace and _any(escalation.compliance_namespaces, namespace):
             found.append(f"compliance namespace {namespace}")
+    if rules.approvals_required(flow.client.namespace) > 1:
+        found.append(f"quorum namespace {flow.client.namespace} (needs "
+                     f"{rules.approvals_required(flow.client.namespace)} approvers)")
     for key, values in escalation.compliance_labels:
         if flow.client.labels.get(key) in values:
             found.append(f"compliance label {key}={flow.client.labels[key]}")
@@ -169,7 +172,8 @@ def matched(rule: DecisionRule, flow: Flow) -> list[str]:
 def risky_classes(rule: DecisionRule, rules: Rules) -> list[str]:
     """The risky flow classes an ``auto_approve`` rule's criteria let through (empty: safe).
 
-    Static, from the criteria alone: ``check-config`` rejects a rule set where this is not
+    Static, from the criteria alone (compliance labels and quorum namespaces are left to the
+    run-time guard, as no criterion names labels): ``check-config`` rejects a rule set where this is not
     empty, so a rule that could approve a risky flow is caught before any flow arrives (the
     run-time guard in :func:`ruling` stays as the second line)."""
     if rule.action is not RuleAction.AUTO_APPROVE:
@@ -181,7 +185,7 @@ def risky_classes(rule: DecisionRule, rules: Rules) -> list[str]:
         found.append("denied-by-policy / would-be-denied reasons (add reasons: [no-intent, "
                      "new-connection])")
     kinds = {k.lower() for k in rule.target_kinds} if rule.target_kinds is not None else None
-    if rule.target_workloads is None and rule.target_namespaces is None and (
+    if not rule.same_namespace and rule.target_namespaces is None and (
             kinds is None or any(fnmatchcase("internet", k) for k in kinds)):
         found.append("internet targets (name target_kinds or target namespaces)")
     if not rule.same_namespace and not _single_namespace(rule):

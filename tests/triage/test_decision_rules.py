@@ -134,7 +134,7 @@ def test_the_safe_rule_passes_the_static_check() -> None:
     ("high allowed", {"severities": ["medium", "high"]}, "severity"),
     ("any reason", {"reasons": None}, "reasons"),
     ("cross namespace", {"same_namespace": False}, "cross-namespace"),
-    ("internet", {"target_kinds": ["internet"]}, "internet"),
+    ("internet", {"target_kinds": ["internet"], "same_namespace": False}, "internet"),
     ("compliance", {"client_namespaces": ["*"]}, "compliance"),
 ])
 def test_check_config_refuses_an_auto_approve_rule_that_admits_a_risky_class(
