@@ -172,9 +172,9 @@ def matched(rule: DecisionRule, flow: Flow) -> list[str]:
 def risky_classes(rule: DecisionRule, rules: Rules) -> list[str]:
     """The risky flow classes an ``auto_approve`` rule's criteria let through (empty: safe).
 
-    Static, from the criteria alone (compliance labels and quorum namespaces are left to the
-    run-time guard, as no criterion names labels): ``check-config`` rejects a rule set where this is not
-    empty, so a rule that could approve a risky flow is caught before any flow arrives (the
+    Static, from the criteria alone (compliance labels and quorum namespaces are left to
+    the run-time guard, as no criterion names labels): ``check-config`` rejects a rule set
+    where this is not empty, so a rule that could approve a risky flow is caught before any flow arrives (the
     run-time guard in :func:`ruling` stays as the second line)."""
     if rule.action is not RuleAction.AUTO_APPROVE:
         return []

@@ -4,6 +4,7 @@ rule set that could auto-approve a risky flow class is refused before any flow a
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -23,14 +24,14 @@ from chatbot.events.model import (
     Workload,
 )
 
-SAFE_APPROVE = {"name": "shop-web-own-api", "action": "auto_approve",
+SAFE_APPROVE: dict[str, Any] = {"name": "shop-web-own-api", "action": "auto_approve",
                 "client_namespaces": ["shop-*"], "client_workloads": ["web*"],
                 "same_namespace": True, "target_kinds": ["Deployment"],
                 "ports": [8080, "9000-9100"], "protocols": ["tcp"],
                 "reasons": ["no-intent", "new-connection"], "severities": ["low", "medium"]}
 
 
-def rules(*decisions: dict[str, object], **escalation: object) -> Rules:
+def rules(*decisions: dict[str, Any], **escalation: object) -> Rules:
     return rules_from_document({"channels": {"default": "flow-alerts"},
                                 "decisions": list(decisions), "escalation": escalation})
 
@@ -77,7 +78,7 @@ def test_no_match_means_an_approver_decides() -> None:
     ("port range", {"target": KubernetesTarget("api", "shop-eu", "Deployment", 9050, "TCP")}),
     ("low severity", {"severity": Severity.LOW}),
 ])
-def test_criteria_match_ranges_and_lists(case: str, changes: dict[str, object]) -> None:
+def test_criteria_match_ranges_and_lists(case: str, changes: dict[str, Any]) -> None:
     assert ruling(flow(**changes), rules(SAFE_APPROVE)).action is RuleAction.AUTO_APPROVE, case
 
 
@@ -91,7 +92,7 @@ def test_criteria_match_ranges_and_lists(case: str, changes: dict[str, object]) 
      "port 9200"),
     ("kafka", {"target": KafkaTarget("kafka", "shop-eu", "orders", "produce")}, "target kind"),
 ])
-def test_each_criterion_can_reject(case: str, changes: dict[str, object], miss: str) -> None:
+def test_each_criterion_can_reject(case: str, changes: dict[str, Any], miss: str) -> None:
     decided = ruling(flow(**changes), rules(SAFE_APPROVE))
     assert decided.action is RuleAction.REQUIRE_APPROVAL, case
     assert miss in decided.skipped[0]
