@@ -174,8 +174,8 @@ def risky_classes(rule: DecisionRule, rules: Rules) -> list[str]:
 
     Static, from the criteria alone (compliance labels and quorum namespaces are left to
     the run-time guard, as no criterion names labels): ``check-config`` rejects a rule set
-    where this is not empty, so a rule that could approve a risky flow is caught before any flow arrives (the
-    run-time guard in :func:`ruling` stays as the second line)."""
+    where this is not empty, so a rule that could approve a risky flow is caught before any
+    flow arrives (the run-time guard in :func:`ruling` stays as the second line)."""
     if rule.action is not RuleAction.AUTO_APPROVE:
         return []
     found: list[str] = []
