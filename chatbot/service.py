@@ -37,6 +37,7 @@ from chatbot.intents.wiring import intents_sink
 from chatbot.lifecycle import State
 from chatbot.metrics import Metrics
 from chatbot.pipeline.wiring import KafkaPipeline, kafka_pipeline
+from chatbot.queue import PendingQueue
 from chatbot.review.app import make_review_app
 from chatbot.slack.blocks import apply_failure
 from chatbot.slack.client import bolt_app, group_lookup, web_client
@@ -161,9 +162,11 @@ async def open_service(settings: Settings, *, clock: Clock | None = None,
             outbox.wake()
             applier.wake()
 
+        directory = ApproverDirectory(lookup=group_lookup(client))
         decider = Decider(sessions=sessions, rules=rules, clock=clock, on_decided=decided,
-                          directory=ApproverDirectory(lookup=group_lookup(client)))
-        handlers.register(bolt, decider=decider)
+                          directory=directory)
+        handlers.register(bolt, decider=decider, queue=PendingQueue(
+            sessions=sessions, rules=rules, directory=directory))
         escalator = Escalator(sessions=sessions, rules=rules, clock=clock,
                               leader=RedisLeader(redis) if redis else SoleLeader(),
                               on_escalated=lambda _id: outbox.wake())
