@@ -1,5 +1,6 @@
 """Everything that arrives from chat: button actions, the ``/flows`` command, and the one
-error handler that answers the person when handling failed. :func:`register` puts them all on a bolt app."""
+error handler that answers the person when handling failed. :func:`register` puts them all
+on a bolt app."""
 
 from __future__ import annotations
 
