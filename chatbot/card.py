@@ -46,6 +46,8 @@ class Card:
     escalation_trigger: str | None = None
     approvals: tuple[str, ...] = ()
     approvals_required: int = 1
+    snoozed_until: datetime | None = None
+    snoozed_by: str | None = None
 
     @property
     def short_id(self) -> str:

@@ -34,7 +34,10 @@ def parser() -> argparse.ArgumentParser:
     produce.add_argument("files", nargs="*", type=Path, help="JSON-lines files (default stdin)")
     produce.add_argument("--topic", help="topic (default CHATBOT_KAFKA_TOPIC)")
     produce.add_argument("--samples", action="store_true", help="send the bundled sample flows")
-    commands.add_parser("check-config", help="validate settings and the rules file, then exit")
+    check = commands.add_parser("check-config",
+                                help="validate settings and the rules file, then exit")
+    check.add_argument("--explain", type=Path, metavar="EVENT.json",
+                       help="also print which decision rule decides this event, and why")
     return top
 
 
@@ -53,7 +56,7 @@ async def _dispatch(args: argparse.Namespace) -> int:
     settings = settings_from_env()
     if args.command == "check-config":
         from chatbot.checks import check_config
-        return check_config(settings)
+        return check_config(settings, explain_event=args.explain)
     if args.command == "migrate":
         from chatbot.store.db import make_engine
         from chatbot.store.migrate import current_revision, upgrade

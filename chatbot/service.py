@@ -23,10 +23,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 import handlers
 from chatbot.applier import Applier
 from chatbot.approvers import ApproverDirectory
+from chatbot.auto_decisions import AutoDecider
 from chatbot.clock import Clock, SystemClock
 from chatbot.config.load import load_rules
 from chatbot.config.rules import Rules
 from chatbot.config.settings import Settings
+from chatbot.decision_rules import refuse_risky_auto_approvals
 from chatbot.decisions import Decider
 from chatbot.escalation.escalator import Escalator
 from chatbot.escalation.leader import RedisLeader, SoleLeader
@@ -35,9 +37,11 @@ from chatbot.intents.wiring import intents_sink
 from chatbot.lifecycle import State
 from chatbot.metrics import Metrics
 from chatbot.pipeline.wiring import KafkaPipeline, kafka_pipeline
+from chatbot.queue import PendingQueue
 from chatbot.review.app import make_review_app
 from chatbot.slack.blocks import apply_failure
 from chatbot.slack.client import bolt_app, group_lookup, web_client
+from chatbot.slack.digest import DecisionDigest
 from chatbot.slack.outbox import SlackOutbox
 from chatbot.slack.socket_mode import start_socket_mode
 from chatbot.store import anomalies
@@ -64,6 +68,8 @@ class Service:
     decider: Decider
     applier: Applier
     escalator: Escalator
+    auto_decider: AutoDecider | None
+    digest: DecisionDigest | None
     outbox: SlackOutbox
     sink: IntentsSink
     bolt: AsyncApp
@@ -91,6 +97,9 @@ class Service:
             supervisor.start("outbox", self.outbox.run(stop))
             supervisor.start("applier", self.applier.run(stop))
             supervisor.start("escalator", self.escalator.run(stop))
+            if self.auto_decider is not None and self.digest is not None:
+                supervisor.start("auto-decisions", self.auto_decider.run(stop))
+                supervisor.start("digest", self.digest.run(stop))
             if self.pipeline is not None:
                 supervisor.start("consumer", self.pipeline.run(stop))
             try:
@@ -112,7 +121,9 @@ class Service:
 
 
 def rules_from(settings: Settings) -> Rules:
-    return load_rules(settings.config_path) if settings.config_path else DEFAULT_RULES
+    rules = load_rules(settings.config_path) if settings.config_path else DEFAULT_RULES
+    refuse_risky_auto_approvals(rules)  # serve refuses what check-config refuses
+    return rules
 
 
 @asynccontextmanager
@@ -151,15 +162,31 @@ async def open_service(settings: Settings, *, clock: Clock | None = None,
             outbox.wake()
             applier.wake()
 
+        directory = ApproverDirectory(lookup=group_lookup(client))
         decider = Decider(sessions=sessions, rules=rules, clock=clock, on_decided=decided,
-                          directory=ApproverDirectory(lookup=group_lookup(client)))
-        handlers.register(bolt, decider=decider)
+                          directory=directory)
+        handlers.register(bolt, decider=decider, queue=PendingQueue(
+            sessions=sessions, rules=rules, directory=directory))
         escalator = Escalator(sessions=sessions, rules=rules, clock=clock,
                               leader=RedisLeader(redis) if redis else SoleLeader(),
                               on_escalated=lambda _id: outbox.wake())
 
+        auto_decider, digest = None, None
+        if rules.decisions:  # without decision rules no card waits for a rule check
+            def checked(_anomaly_id: str, state: State | None) -> None:
+                outbox.wake()
+                if state is State.APPROVED:
+                    applier.wake()
+
+            auto_decider = AutoDecider(sessions=sessions, rules=rules, clock=clock,
+                                       on_checked=checked)
+            digest = DecisionDigest(sessions=sessions, client=client, clock=clock,
+                                    every_seconds=rules.digest_seconds)
+
         def stored(result: IngestResult) -> None:
             escalator.hint([*result.new_anomalies, *result.retried_after_block])
+            if auto_decider is not None:
+                auto_decider.hint(result.new_anomalies)
             outbox.wake()
 
         pipeline = (await kafka_pipeline(settings.kafka, sessions=sessions, rules=rules,
@@ -179,7 +206,8 @@ async def open_service(settings: Settings, *, clock: Clock | None = None,
         probes["cluster"] = cluster_ready
         yield Service(settings=settings, rules=rules, clock=clock, metrics=metrics,
                       engine=engine, sessions=sessions, decider=decider, applier=applier,
-                      escalator=escalator, outbox=outbox, sink=sink, bolt=bolt,
+                      escalator=escalator, auto_decider=auto_decider, digest=digest,
+                      outbox=outbox, sink=sink, bolt=bolt,
                       pipeline=pipeline, probes=probes)
 
 

@@ -1,14 +1,18 @@
-"""Everything that arrives from chat: button actions, and the one error handler that answers
-the person when handling failed. :func:`register` puts them all on a bolt app."""
+"""Everything that arrives from chat: button actions, the ``/flows`` command, and the one
+error handler that answers the person when handling failed. :func:`register` puts them all
+on a bolt app."""
 
 from __future__ import annotations
 
 from slack_bolt.async_app import AsyncApp
 
 from chatbot.decisions import Decider
-from handlers import actions, errors
+from chatbot.queue import PendingQueue
+from handlers import actions, commands, errors
 
 
-def register(app: AsyncApp, *, decider: Decider) -> None:
+def register(app: AsyncApp, *, decider: Decider, queue: PendingQueue | None = None) -> None:
     actions.register(app, decider=decider)
+    if queue is not None:
+        commands.register(app, queue=queue)
     errors.register(app)

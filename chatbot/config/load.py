@@ -25,6 +25,7 @@ from typing import Any
 
 import yaml
 
+from chatbot.config.load_decisions import decision_rules
 from chatbot.config.rules import Approvers, Escalation, Quorum, Route, Rules
 from chatbot.errors import ConfigError
 
@@ -48,7 +49,8 @@ def load_rules(path: Path) -> Rules:
 
 def rules_from_document(doc: object, *, source: str = "config") -> Rules:
     top = _mapping(doc, source)
-    _known(top, {"channels", "routes", "approvers", "escalation", "quorum"}, source)
+    _known(top, {"channels", "routes", "approvers", "escalation", "quorum", "decisions",
+                 "digest"}, source)
     channels = _mapping(top.get("channels", {}), f"{source}: channels")
     _known(channels, {"default", "war_room"}, f"{source}: channels")
     default = _channel(channels.get("default"), f"{source}: channels.default")
@@ -67,7 +69,19 @@ def rules_from_document(doc: object, *, source: str = "config") -> Rules:
         escalation=_escalation(top.get("escalation", {}), f"{source}: escalation"),
         quorum=tuple(_quorum(item, f"{source}: quorum[{i}]")
                      for i, item in enumerate(_list(top.get("quorum", []), f"{source}: quorum"))),
+        decisions=decision_rules(top.get("decisions", []), f"{source}: decisions"),
+        digest_seconds=_digest(top.get("digest", {}), f"{source}: digest"),
     )
+
+
+def _digest(item: object, where: str) -> float:
+    """``digest: {every: 24h}``: how often auto decisions are summed up per channel."""
+    doc = _mapping(item, where)
+    _known(doc, {"every"}, where)
+    seconds = parse_duration(doc.get("every", 24 * 3600), f"{where}.every")
+    if seconds <= 0:
+        raise ConfigError(f"{where}.every must be longer than zero")
+    return seconds
 
 
 def parse_duration(value: object, where: str) -> float:

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import TypeVar
 
+from chatbot.config.decision_rules import DecisionRule
+
 
 @dataclass(frozen=True, slots=True)
 class Route:
@@ -61,6 +63,9 @@ class Rules:
     approvers: tuple[Approvers, ...] = ()
     escalation: Escalation = field(default_factory=Escalation)
     quorum: tuple[Quorum, ...] = ()
+    # Ordered: the first matching rule decides (chatbot.decision_rules).
+    decisions: tuple[DecisionRule, ...] = ()
+    digest_seconds: float = 24 * 3600
 
     def approvals_required(self, namespace: str) -> int:
         rule = first_match(self.quorum, namespace)

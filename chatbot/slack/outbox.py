@@ -109,7 +109,8 @@ class SlackOutbox:
         async with self._sessions() as session:
             cards = await messages.due_cards(session, now=now,
                                              counters_due=now - COUNTER_UPDATE_EVERY,
-                                             limit=limit)
+                                             limit=limit,
+                                             rule_checked=bool(self._rules.decisions))
             escalated = (await messages.due_war_room(session, now=now, limit=limit)
                          if self._desk is not None and self._desk.channel is not None else [])
         work: dict[str, list[Work]] = defaultdict(list)

@@ -50,6 +50,11 @@ class Changes(TypedDict, total=False):
     apply_error: str | None
     applied_at: datetime | None
     applied_object: str | None
+    triaged_at: datetime | None
+    auto_rule: str | None
+    snoozed_until: datetime | None
+    snoozed_by: str | None
+    snoozed_rank: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,7 +183,8 @@ def _stored(row: Anomaly, rules: Rules | None) -> Stored:
         applied_object=row.applied_object, retried_after_block_at=row.retried_after_block_at,
         escalated_at=row.escalated_at, escalation_reason=row.escalation_reason,
         escalation_trigger=row.escalation_trigger, approvals=tuple(row.approvals or ()),
-        approvals_required=needed)
+        approvals_required=needed, snoozed_until=row.snoozed_until,
+        snoozed_by=row.snoozed_by)
     delivery = Delivery(
         channel=row.channel, slack_channel_id=row.slack_channel_id, slack_ts=row.slack_ts,
         post_attempted_at=row.post_attempted_at, revision=row.revision,

@@ -10,28 +10,40 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, case, not_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from chatbot.events.model import Severity
 from chatbot.store.anomalies import changed_rows
 from chatbot.store.models import Anomaly
 
+SEVERITY_RANK = case({s.value: s.rank for s in Severity}, value=Anomaly.severity, else_=0)
+
 
 async def due_cards(session: AsyncSession, *, now: datetime, counters_due: datetime,
-                    limit: int) -> list[tuple[str, str]]:
+                    limit: int, rule_checked: bool = False) -> list[tuple[str, str]]:
     """``(anomaly id, channel)`` of cards never posted (and not held), or whose message lags
     the row: at once for a state change, at most every so often for counters alone (those
-    last rendered before ``counters_due``)."""
+    last rendered before ``counters_due``, and not while the flow is snoozed at its severity).
+
+    A flow a decision rule decided never gets a card; with ``rule_checked`` (decision rules
+    are configured) a card also waits until the rules were asked."""
+    unposted = and_(Anomaly.slack_ts.is_(None), Anomaly.auto_rule.is_(None),
+                    or_(Anomaly.next_post_at.is_(None), Anomaly.next_post_at <= now))
+    if rule_checked:
+        unposted = and_(unposted, Anomaly.triaged_at.is_not(None))
+    snoozed = and_(Anomaly.snoozed_until.is_not(None), Anomaly.snoozed_until > now,
+                   Anomaly.snoozed_rank >= SEVERITY_RANK)
     rows = (await session.execute(
         select(Anomaly.id, Anomaly.channel)
         .where(or_(
-            and_(Anomaly.slack_ts.is_(None),
-                 or_(Anomaly.next_post_at.is_(None), Anomaly.next_post_at <= now)),
+            unposted,
             and_(Anomaly.slack_ts.is_not(None),
                  Anomaly.message_revision < Anomaly.revision,
                  or_(Anomaly.message_version < Anomaly.version,
-                     Anomaly.message_updated_at.is_(None),
-                     Anomaly.message_updated_at <= counters_due)),
+                     and_(not_(snoozed),
+                          or_(Anomaly.message_updated_at.is_(None),
+                              Anomaly.message_updated_at <= counters_due)))),
         ))
         .order_by(Anomaly.first_seen).limit(limit))).all()
     return [(row.id, row.channel) for row in rows]
@@ -53,6 +65,7 @@ async def claim_post(session: AsyncSession, anomaly_id: str, *, now: datetime,
     """Hold the unposted card until ``until`` and note the attempt (for reconciliation)."""
     return await changed_rows(session, update(Anomaly).where(Anomaly.id == anomaly_id)
                               .where(Anomaly.slack_ts.is_(None))
+                              .where(Anomaly.auto_rule.is_(None))  # decided by a rule
                               .where(or_(Anomaly.next_post_at.is_(None),
                                          Anomaly.next_post_at <= now))
                               .values(next_post_at=until, post_attempted_at=now,

@@ -102,11 +102,24 @@ class Anomaly(Base):
     incident_channel_id: Mapped[str | None] = mapped_column(String(32))
     approvals: Mapped[list[str]] = mapped_column(JSON, default=list)
 
+    # Triage (migration 0006): when the decision rules were checked (the outbox posts no
+    # card before, so a flow a rule decides never gets one), the deciding rule, the daily
+    # digest that reported it, and a snooze (until when, by whom, at which severity rank).
+    triaged_at: Mapped[datetime | None]
+    auto_rule: Mapped[str | None] = mapped_column(String(100))
+    digest_key: Mapped[str | None] = mapped_column(String(32))
+    digested_at: Mapped[datetime | None]
+    snoozed_until: Mapped[datetime | None]
+    snoozed_by: Mapped[str | None] = mapped_column(String(64))
+    snoozed_rank: Mapped[int | None] = mapped_column(Integer)
+
     __table_args__ = (
         Index("ix_anomalies_state", "state"),
         Index("ix_anomalies_outbox", "slack_ts", "next_post_at"),
         Index("ix_anomalies_stale_message", "message_revision", "revision"),
         Index("ix_anomalies_detected_at", "detected_at"),
+        Index("ix_anomalies_triaged_at", "triaged_at"),
+        Index("ix_anomalies_auto_rule", "auto_rule", "digested_at"),
     )
 
 
