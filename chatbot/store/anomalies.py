@@ -50,6 +50,9 @@ class Changes(TypedDict, total=False):
     apply_error: str | None
     applied_at: datetime | None
     applied_object: str | None
+    proposal_id: str | None
+    proposal_url: str | None
+    proposal_note: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,7 +181,9 @@ def _stored(row: Anomaly, rules: Rules | None) -> Stored:
         applied_object=row.applied_object, retried_after_block_at=row.retried_after_block_at,
         escalated_at=row.escalated_at, escalation_reason=row.escalation_reason,
         escalation_trigger=row.escalation_trigger, approvals=tuple(row.approvals or ()),
-        approvals_required=needed)
+        approvals_required=needed, proposal_url=row.proposal_url,
+        proposal_note=row.proposal_note, slack_channel_id=row.slack_channel_id,
+        slack_ts=row.slack_ts)
     delivery = Delivery(
         channel=row.channel, slack_channel_id=row.slack_channel_id, slack_ts=row.slack_ts,
         post_attempted_at=row.post_attempted_at, revision=row.revision,
