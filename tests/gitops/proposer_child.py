@@ -33,8 +33,8 @@ async def main(database_url: str, seconds: float) -> int:
             async with sessions() as session:
                 pending = await proposals.in_state(
                     session, (proposals.COLLECTING, proposals.OPEN))
-            if not pending or all(batch.state == proposals.OPEN for batch in pending) and \
-                    "--until-settled" not in sys.argv:
+            only_open = all(batch.state == proposals.OPEN for batch in pending)
+            if not pending or (only_open and "--until-settled" not in sys.argv):
                 return 0
             await asyncio.sleep(0.5)
         return 3

@@ -28,7 +28,7 @@ def run_proposer(env: dict[str, str], database: Path, *, crash_at: str | None = 
             f"sqlite+aiosqlite:///{database}", "90", *(["--until-settled"] if until_settled
                                                        else [])]
     with log.open("ab") as out:
-        return subprocess.run(argv, cwd=ROOT, env=child_env, stdout=out,  # noqa: S603
+        return subprocess.run(argv, cwd=ROOT, env=child_env, stdout=out,
                               stderr=subprocess.STDOUT, timeout=120, check=False).returncode
 
 

@@ -49,7 +49,7 @@ async def hooked(sqlite_sessions: async_sessionmaker[AsyncSession], gitea_server
 
 async def until_state(s: Story, anomaly_id: str, state: State, *, within: float) -> None:
     async def reached() -> None:
-        while (await s.card(anomaly_id)).state is not state:
+        while (await s.card(anomaly_id)).state is not state:  # noqa: ASYNC110 - a DB row
             await asyncio.sleep(0.2)
 
     await asyncio.wait_for(reached(), within)
