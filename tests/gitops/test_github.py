@@ -91,10 +91,9 @@ async def test_the_sink_proposes_through_the_github_adapter_as_github_describes(
         async with sqlite_sessions() as session:
             (batch,) = await proposals.in_state(session, (proposals.OPEN,))
         number = batch.number
-        async with aiohttp.ClientSession() as http:
-            async with http.put(f"{standin.api_url}/repos/{gitea_repo.owner}/"
-                                f"{gitea_repo.name}/pulls/{number}/merge", json={}) as answer:
-                assert answer.status == 200, await answer.text()
+        merge = f"{standin.api_url}/repos/{gitea_repo.owner}/{gitea_repo.name}/pulls/{number}/merge"
+        async with aiohttp.ClientSession() as http, http.put(merge, json={}) as answer:
+            assert answer.status == 200, await answer.text()
         await proposer.step(poll=True)
         assert (await s.card(anomaly_id)).state is State.APPLIED
         polls = [r for r in standin.requests if r.method == "GET" and r.path.endswith(
