@@ -9,7 +9,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from chatbot.card import ACTION_LOOKS, ActionLook, Card, target_details, target_label
+from chatbot.card import (
+    ACTION_LOOKS,
+    ActionLook,
+    Card,
+    pull_request_look,
+    target_details,
+    target_label,
+)
 from chatbot.intents.document import targets_yaml
 from chatbot.lifecycle import OPEN_STATES, State
 from chatbot.slack.ids import METADATA_EVENT_TYPE, ActionId, BlockId
@@ -105,11 +112,15 @@ def _outcome(card: Card) -> list[Block]:
         voters = ", ".join(f"<@{user}>" for user in card.approvals)
         lines.append(f":ballot_box_with_ballot: Approvals so far: {voters} "
                      f"({len(card.approvals)} of {card.approvals_required}); one Block ends it")
-    if card.state in (State.APPROVED, State.APPLIED, State.APPLY_FAILED):
+    if card.state in (State.APPROVED, State.APPLIED, State.APPLY_FAILED, State.PROPOSED):
         lines.append(f":white_check_mark: *Approved* by {who} {when}")
+    pull_request = pull_request_look(card)
+    if pull_request is not None:
+        lines.append(f":twisted_rightwards_arrows: <{escape(pull_request.url)}|Pull request> "
+                     f"({pull_request.state}): {escape(pull_request.text)}")
     if card.state is State.APPROVED:
         lines.append(":hourglass_flowing_sand: Writing the ClientIntents…")
-    if card.state is State.APPLIED and card.applied_object:
+    if card.state is State.APPLIED and card.applied_object and pull_request is None:
         lines.append(f":package: ClientIntents {code(card.applied_object)} updated")
     if card.state is State.APPLY_FAILED:
         error = escape(card.apply_error or "unknown error")

@@ -55,6 +55,9 @@ class Changes(TypedDict, total=False):
     snoozed_until: datetime | None
     snoozed_by: str | None
     snoozed_rank: int | None
+    proposal_id: str | None
+    proposal_url: str | None
+    proposal_note: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,7 +187,9 @@ def _stored(row: Anomaly, rules: Rules | None) -> Stored:
         escalated_at=row.escalated_at, escalation_reason=row.escalation_reason,
         escalation_trigger=row.escalation_trigger, approvals=tuple(row.approvals or ()),
         approvals_required=needed, snoozed_until=row.snoozed_until,
-        snoozed_by=row.snoozed_by)
+        snoozed_by=row.snoozed_by, proposal_url=row.proposal_url,
+        proposal_note=row.proposal_note, slack_channel_id=row.slack_channel_id,
+        slack_ts=row.slack_ts)
     delivery = Delivery(
         channel=row.channel, slack_channel_id=row.slack_channel_id, slack_ts=row.slack_ts,
         post_attempted_at=row.post_attempted_at, revision=row.revision,
