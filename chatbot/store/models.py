@@ -102,6 +102,11 @@ class Anomaly(Base):
     incident_channel_id: Mapped[str | None] = mapped_column(String(32))
     approvals: Mapped[list[str]] = mapped_column(JSON, default=list)
 
+    # Migration 0003: who clicked Escalate (the reason keeps words only), and the original
+    # card's link as the war-room message shows it (NULL: that message shows none yet).
+    escalated_by: Mapped[str | None] = mapped_column(String(64))
+    war_room_link: Mapped[str | None] = mapped_column(String(1024))
+
     __table_args__ = (
         Index("ix_anomalies_state", "state"),
         Index("ix_anomalies_outbox", "slack_ts", "next_post_at"),

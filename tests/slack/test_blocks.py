@@ -19,7 +19,7 @@ from chatbot.events.model import (
 from chatbot.lifecycle import State
 from chatbot.slack.blocks import anomaly_message
 from chatbot.slack.ids import ActionId
-from chatbot.slack.mrkdwn import fit
+from chatbot.slack.mrkdwn import Mrkdwn, fit
 
 T0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
@@ -96,8 +96,8 @@ def test_huge_values_are_truncated_to_block_kit_limits() -> None:
 
 
 def test_truncation_never_splits_an_escaped_character() -> None:
-    assert fit("ab&lt;cd", 5) == "ab…"
-    assert fit("abcdef", 10) == "abcdef"
+    assert fit(Mrkdwn("ab&lt;cd"), 5) == "ab…"
+    assert fit(Mrkdwn("abcdef"), 10) == "abcdef"
 
 
 def test_internet_targets_show_domain_and_port() -> None:
