@@ -5,6 +5,7 @@ own process. Mirrors the in-process methods of ``SlackStandin``:
 - ``GET  /_standin/calls?method=``             recorded Web API calls
 - ``GET  /_standin/messages?channel=``         a channel's messages (id or name)
 - ``GET  /_standin/ephemerals?channel=``       ephemeral messages
+- ``GET  /_standin/shown?channel=``            a channel's messages as a person reads them
 - ``GET  /_standin/channels``                  channels
 - ``POST /_standin/channels``    ``{"name", "members"?, "is_private"?}`` -> ``{"id"}``
 - ``POST /_standin/users``       ``{"name", "id"?, "real_name"?}`` -> ``{"id"}``
@@ -48,6 +49,10 @@ def routes(standin: SlackStandin) -> list[web.RouteDef]:
     async def ephemerals(request: web.Request) -> web.Response:
         found = standin.ephemerals(request.query.get("channel"))
         return web.json_response({"ephemerals": [asdict(e) for e in found]})
+
+    async def shown(request: web.Request) -> web.Response:
+        found = standin.shown(request.query.get("channel", ""))
+        return web.json_response({"messages": [asdict(m) for m in found]})
 
     async def channels(request: web.Request) -> web.Response:
         found = standin.workspace.channels.values()
@@ -106,6 +111,7 @@ def routes(standin: SlackStandin) -> list[web.RouteDef]:
         web.get("/_standin/calls", calls),
         web.get("/_standin/messages", messages),
         web.get("/_standin/ephemerals", ephemerals),
+        web.get("/_standin/shown", shown),
         web.get("/_standin/channels", channels),
         web.post("/_standin/channels", add_channel),
         web.post("/_standin/users", add_user),

@@ -20,6 +20,7 @@ from testbench.slack import params as p
 from testbench.slack.calls import CallLog, RecordedCall
 from testbench.slack.faults import Answer, ChannelRateLimit, Faults
 from testbench.slack.methods import METHODS
+from testbench.slack.render import Shown, shown_ephemeral, shown_message
 from testbench.slack.socket_mode import SocketModeHub
 from testbench.slack.workspace import (
     Channel,
@@ -122,6 +123,13 @@ class SlackStandin:
     def ephemerals(self, channel: str | None = None) -> list[Ephemeral]:
         wanted = self._channel(channel).id if channel else None
         return [e for e in self.workspace.ephemerals if wanted in (None, e.channel)]
+
+    def shown(self, channel: str) -> list[Shown]:
+        """The channel's messages as a person reads them (see ``render.py``), oldest first."""
+        return [shown_message(m, self.workspace) for m in self.messages(channel)]
+
+    def shown_ephemerals(self, channel: str | None = None) -> list[Shown]:
+        return [shown_ephemeral(e, self.workspace) for e in self.ephemerals(channel)]
 
     def channel_id(self, name: str) -> str:
         return self._channel(name).id
