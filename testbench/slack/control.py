@@ -10,7 +10,8 @@ own process. Mirrors the in-process methods of ``SlackStandin``:
 - ``POST /_standin/channels``    ``{"name", "members"?, "is_private"?}`` -> ``{"id"}``
 - ``POST /_standin/users``       ``{"name", "id"?, "real_name"?}`` -> ``{"id"}``
 - ``POST /_standin/usergroups``  ``{"id", "users", "handle"?}`` -> ``{"id"}``
-- ``POST /_standin/faults``      ``{"count", "status"?, "retry_after"?, "method"?, "error"?}``
+- ``POST /_standin/faults``      ``{"count", "status"?, "retry_after"?, "method"?, "error"?,
+  "channel"?}``
 - ``POST /_standin/rate_limit``  ``{"per_channel_per_second": float | null, "burst"?}``
 - ``POST /_standin/reset``       ``{"keep_setup"?}``
 - ``POST /_standin/respond/{channel}/{ts}``    an interaction's ``response_url``
@@ -81,7 +82,8 @@ def routes(standin: SlackStandin) -> list[web.RouteDef]:
         retry_after = p.text(body, "retry_after") if "retry_after" in body else "1"
         standin.fail_next(p.integer(body, "count", 1), p.integer(body, "status", 429),
                           int(retry_after) if retry_after else None,
-                          p.text(body, "method"), error=p.text(body, "error"))
+                          p.text(body, "method"), error=p.text(body, "error"),
+                          channel=p.text(body, "channel"))
         return _ok()
 
     async def rate_limit(request: web.Request) -> web.Response:
