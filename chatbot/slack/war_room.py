@@ -75,7 +75,7 @@ class WarRoomDesk:
         async with self._sessions.begin() as session:
             await messages.record_war_room_update(session, card.anomaly_id,
                                                   version=card.version)
-            if permalink and delivery.war_room_link is None:
+            if permalink and not delivery.war_room_link:
                 await messages.record_war_room_link(session, card.anomaly_id, link=permalink)
 
     async def _post(self, stored: Stored) -> None:

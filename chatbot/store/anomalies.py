@@ -70,7 +70,8 @@ class Delivery:
     """The ``version`` the war-room message last showed (column ``war_room_revision``)."""
     incident_channel_id: str | None
     war_room_link: str | None = None
-    """The original card's permalink as the war-room message shows it; None: it shows none."""
+    """The original card's permalink as the war-room message shows it; None: it shows none
+    yet; ``""``: not known (posted before migration 0003 for a flow decided since)."""
 
 
 @dataclass(frozen=True, slots=True)

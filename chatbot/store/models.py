@@ -103,7 +103,8 @@ class Anomaly(Base):
     approvals: Mapped[list[str]] = mapped_column(JSON, default=list)
 
     # Migration 0003: who clicked Escalate (the reason keeps words only), and the original
-    # card's link as the war-room message shows it (NULL: that message shows none yet).
+    # card's link as the war-room message shows it (NULL: that message shows none yet; '':
+    # not known, for flows decided before the migration).
     escalated_by: Mapped[str | None] = mapped_column(String(64))
     war_room_link: Mapped[str | None] = mapped_column(String(1024))
 

@@ -3,7 +3,10 @@
 ``escalated_by`` replaces the mention that used to be written into ``escalation_reason``
 (``escalated by <@U…>``), so the reason holds words only and Slack markup is made where
 messages are rendered; existing click escalations are moved over. ``war_room_link`` is NULL
-while the war-room message shows no link to the original card (it was posted first).
+while the war-room message shows no link to the original card (it was posted first), and the
+outbox then adds it. Messages of flows decided before this migration are marked ``''`` (not
+known, not chased): a backlog of old escalations must not queue a burst of updates ahead of
+new war-room posts; open escalations do get their link.
 
 Revision ID: 0003
 Revises: 0002
@@ -28,13 +31,19 @@ def upgrade() -> None:
         table.add_column(sa.Column("escalated_by", sa.String(64), nullable=True))
         table.add_column(sa.Column("war_room_link", sa.String(1024), nullable=True))
     anomalies = sa.table("anomalies", sa.column("escalation_reason", sa.String),
-                         sa.column("escalated_by", sa.String))
+                         sa.column("escalated_by", sa.String), sa.column("state", sa.String),
+                         sa.column("war_room_ts", sa.String),
+                         sa.column("war_room_link", sa.String))
     reason = anomalies.c.escalation_reason
     op.execute(anomalies.update()
                .where(reason.like(f"{_PREFIX}%>"))
                .values(escalated_by=sa.func.substr(reason, len(_PREFIX) + 1,
                                                    sa.func.length(reason) - len(_PREFIX) - 1),
                        escalation_reason=None))
+    op.execute(anomalies.update()
+               .where(anomalies.c.war_room_ts.is_not(None))
+               .where(anomalies.c.state.not_in(["pending", "escalated"]))
+               .values(war_room_link=""))
 
 
 def downgrade() -> None:
