@@ -4,8 +4,8 @@ Works from stored state: every anomaly that is ``approved`` (or ``apply_failed``
 a retry) is claimed with a short lease, written through the intents sink, and recorded as
 ``applied`` or ``apply_failed``. A failure is retried no sooner than the delay its error
 names (:class:`TemporaryError` knows best: a busy apiserver's Retry-After, a refusal an
-operator must fix), and later as failures repeat (exponential backoff, capped). The sink's merge is idempotent, so
-a crash between the write and the record re-applies harmlessly.
+operator must fix), and later as failures repeat (exponential backoff, capped). The sink's
+merge is idempotent, so a crash between the write and the record re-applies harmlessly.
 """
 
 from __future__ import annotations

@@ -13,6 +13,8 @@ from pathlib import Path
 
 from chatbot.errors import ConfigError
 
+INTENTS_FORMATS = ("clientintents", "networkpolicy")
+
 
 class Secret:
     __slots__ = ("_value",)
@@ -68,6 +70,8 @@ class Settings:
     dashboard_port: int | None = None
     dashboard_host: str = "127.0.0.1"
     dashboard_hosts: tuple[str, ...] = ()
+    intents_format: str = "clientintents"
+    """``clientintents`` (Otterize) or ``networkpolicy`` (native networking.k8s.io/v1)."""
 
     @property
     def intents_directory(self) -> Path | None:
@@ -89,6 +93,10 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
     sink = get("INTENTS_SINK", "kubernetes") or "kubernetes"
     if sink != "kubernetes" and not (sink.startswith("directory:") and len(sink) > 10):
         raise ConfigError("CHATBOT_INTENTS_SINK must be 'kubernetes' or 'directory:<path>'")
+    intents_format = (get("INTENTS_FORMAT", "clientintents") or "clientintents").lower()
+    if intents_format not in INTENTS_FORMATS:
+        raise ConfigError("CHATBOT_INTENTS_FORMAT must be 'clientintents' or 'networkpolicy', "
+                          f"not {intents_format!r}")
     port = get("HTTP_PORT", "3000") or "3000"
     if not port.isdigit() or not 0 <= int(port) <= 65535:
         raise ConfigError(f"CHATBOT_HTTP_PORT must be a port number, not {port!r}")
@@ -124,6 +132,7 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
         redis_url=secret("REDIS_URL"),
         kubeconfig=Path(kubeconfig) if kubeconfig else None,
         intents_sink=sink,
+        intents_format=intents_format,
         http_host=get("HTTP_HOST", "0.0.0.0") or "0.0.0.0",  # noqa: S104 - serves Slack
         http_port=int(port),
         config_path=Path(config) if config else None,
