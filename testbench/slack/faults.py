@@ -1,6 +1,7 @@
-"""Answers the stand-in gives instead of doing the work: injected faults (the next n calls
-get a 429 with ``Retry-After`` or a 5xx, optionally only for one method or channel) and an optional per-channel posting rate limit like
-Slack's "about one message per second per channel, short bursts allowed"."""
+"""Answers the stand-in gives instead of doing the work: injected faults (the next n calls,
+of one method or to one channel if asked, get a 429 with ``Retry-After`` or a 5xx) and an
+optional per-channel posting rate limit like Slack's "about one message per second per
+channel, short bursts allowed"."""
 
 from __future__ import annotations
 
