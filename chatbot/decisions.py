@@ -85,7 +85,7 @@ class Decider:
                 user_id, self._rules.escalation.war_room_approvers):
             return None
         if deciding_escalated and self._rules.war_room_decides:
-            return ESCALATED
+            return HANDED_TO_WAR_ROOM
         if await self._directory.is_approver(user_id, self.approvers_for(card)):
             return None
         return NOT_APPROVER
@@ -141,7 +141,7 @@ class Decider:
 _DONE = {Action.APPROVE: "Approved.", Action.BLOCK: "Blocked.", Action.ESCALATE: "Escalated."}
 
 
-NOT_APPROVER, ESCALATED = "not an approver", "escalated"
+NOT_APPROVER, HANDED_TO_WAR_ROOM = "not an approver", "escalated"
 
 
 def _not_approver(card: Card, action: Action) -> str:
@@ -155,7 +155,7 @@ def _escalated(card: Card, action: Action) -> str:
 
 
 _REFUSALS: dict[str, Callable[[Card, Action], str]] = {NOT_APPROVER: _not_approver,
-                                                        ESCALATED: _escalated}
+                                                        HANDED_TO_WAR_ROOM: _escalated}
 
 
 def _stale(card: Card, refused: NotAllowed) -> str:
