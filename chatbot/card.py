@@ -43,7 +43,10 @@ class Card:
     retried_after_block_at: datetime | None = None
     escalated_at: datetime | None = None
     escalation_reason: str | None = None
+    """Why the service escalated it, in words (may quote event data); None for a click."""
     escalation_trigger: str | None = None
+    escalated_by: str | None = None
+    """The Slack user who clicked Escalate (the trigger ``click``)."""
     approvals: tuple[str, ...] = ()
     approvals_required: int = 1
     snoozed_until: datetime | None = None

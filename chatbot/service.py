@@ -152,7 +152,8 @@ async def open_service(settings: Settings, *, clock: Clock | None = None,
         stack.push_async_callback(engine.dispose)
         await upgrade(engine)
         sessions = make_sessions(engine)
-        client = web_client(settings.slack)
+        client = web_client(settings.slack, on_call=lambda method, outcome: metrics.slack_calls
+                            .labels(method, outcome).inc())
         if client.session is not None:
             stack.push_async_callback(client.session.close)
         bolt = bolt_app(settings.slack, client)
@@ -167,9 +168,7 @@ async def open_service(settings: Settings, *, clock: Clock | None = None,
         if redis is not None:
             stack.push_async_callback(redis.aclose)
 
-        outbox = SlackOutbox(sessions=sessions, client=client, clock=clock, rules=rules,
-                             on_call=lambda method, outcome: metrics.slack_calls.labels(
-                                 method, outcome).inc())
+        outbox = SlackOutbox(sessions=sessions, client=client, clock=clock, rules=rules)
         applier: Applier | Proposer
         if isinstance(sink, GitSink):
             assert settings.git is not None

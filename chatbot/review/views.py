@@ -42,6 +42,7 @@ def card_view(card: Card, *, intents_file: View | None = None) -> View:
         "decided_at": _iso(card.decided_at),
         "escalated_at": _iso(card.escalated_at),
         "escalation_reason": card.escalation_reason,
+        "escalated_by": card.escalated_by,
         "retried_after_block_at": _iso(card.retried_after_block_at),
         "apply_error": card.apply_error,
         "apply_attempts": card.apply_attempts,

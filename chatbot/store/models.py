@@ -102,7 +102,7 @@ class Anomaly(Base):
     incident_channel_id: Mapped[str | None] = mapped_column(String(32))
     approvals: Mapped[list[str]] = mapped_column(JSON, default=list)
 
-    # Triage (migration 0006): when the decision rules were checked (the outbox posts no
+    # Triage (migration 0003): when the decision rules were checked (the outbox posts no
     # card before, so a flow a rule decides never gets one), the deciding rule, the daily
     # digest that reported it, and a snooze (until when, by whom, at which severity rank).
     triaged_at: Mapped[datetime | None]
@@ -112,11 +112,16 @@ class Anomaly(Base):
     snoozed_until: Mapped[datetime | None]
     snoozed_by: Mapped[str | None] = mapped_column(String(64))
     snoozed_rank: Mapped[int | None] = mapped_column(Integer)
-    # Git sink (migration 0007): the batch (pull request) carrying the approval, its link,
+    # Git sink (migration 0004): the batch (pull request) carrying the approval, its link,
     # and what the card says when a closed pull request put the flow back to a decision.
     proposal_id: Mapped[str | None] = mapped_column(String(64))
     proposal_url: Mapped[str | None] = mapped_column(String(512))
     proposal_note: Mapped[str | None] = mapped_column(String(300))
+    # Migration 0005: who clicked Escalate (the reason keeps words only), and the original
+    # card's link as the war-room message shows it (NULL: that message shows none yet; '':
+    # not known, for flows decided before the migration).
+    escalated_by: Mapped[str | None] = mapped_column(String(64))
+    war_room_link: Mapped[str | None] = mapped_column(String(1024))
 
     __table_args__ = (
         Index("ix_anomalies_state", "state"),

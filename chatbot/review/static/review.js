@@ -52,7 +52,8 @@ function outcome(card) {
   const lines = [];
   const who = card.decided_by ? `@${card.decided_by}` : "someone";
   if (card.escalated_at) {
-    const why = card.escalation_reason ? `: ${people(card.escalation_reason)}` : "";
+    const reason = card.escalated_by ? `escalated by @${card.escalated_by}` : card.escalation_reason;
+    const why = reason ? `: ${people(reason)}` : "";
     lines.push(["escalated", `Escalated ${when(card.escalated_at)}${why}`]);
   }
   if (["approved", "applied", "apply_failed", "proposed"].includes(card.state)) {
