@@ -29,7 +29,8 @@ def digest_message(lines: list[tuple[Card, str]], *, key: str) -> dict[str, Any]
         "metadata": {"event_type": DIGEST_EVENT_TYPE, "event_payload": {"anomaly_id": key}},
         "blocks": [
             {"type": "section", "text": {"type": "mrkdwn", "text": f"*{escape(title)}*"}},
-            {"type": "section", "text": {"type": "mrkdwn", "text": fit(Mrkdwn("\n".join(rows)), 3000)}},
+            {"type": "section",
+             "text": {"type": "mrkdwn", "text": fit(Mrkdwn("\n".join(rows)), 3000)}},
             {"type": "context", "elements": [{"type": "mrkdwn", "text": (
                 "No card was posted for these. Each stays revocable: find it by its id on "
                 "the review page or with `/flows`.")}]},
