@@ -29,7 +29,7 @@ from chatbot.events.model import Workload
 from chatbot.intents.document import target_entry
 from chatbot.intents.provenance import approval_note
 from chatbot.intents.removal import Keep
-from chatbot.intents.sink import Applied, IntentsSink, Revoked
+from chatbot.intents.sink import Applied, IntentsSink, Revoked, RevokingSink
 from chatbot.lifecycle import State
 from chatbot.store import anomalies
 from chatbot.store.audit import record
@@ -168,6 +168,9 @@ class Applier:
         keep = [Keep(anomaly_id=other.anomaly_id, entry=target_entry(other.client, other.target),
                      note=approval_note(other)) for other in others]
         try:
+            if not isinstance(self._sink, RevokingSink):
+                raise PermanentError("this output cannot take an approval back yet: remove the "
+                                     "target from the written policy or file by hand")
             revoked = await self._sink.revoke(client=card.client, target=card.target,
                                               anomaly_id=card.anomaly_id, keep=keep)
         except Exception as error:  # like an apply: known errors name their delay

@@ -1,4 +1,5 @@
-"""The ``chatbot`` command: serve, migrate, demo, produce, check-config, revoke."""
+"""The ``chatbot`` command: serve, migrate, demo, produce, import-intents, check-config,
+revoke."""
 
 from __future__ import annotations
 
@@ -34,7 +35,12 @@ def parser() -> argparse.ArgumentParser:
     produce.add_argument("files", nargs="*", type=Path, help="JSON-lines files (default stdin)")
     produce.add_argument("--topic", help="topic (default CHATBOT_KAFKA_TOPIC)")
     produce.add_argument("--samples", action="store_true", help="send the bundled sample flows")
-    commands.add_parser("check-config", help="validate settings and the rules file, then exit")
+    from chatbot import cli_import
+    cli_import.add_command(commands)
+    check = commands.add_parser("check-config",
+                                help="validate settings and the rules file, then exit")
+    check.add_argument("--explain", type=Path, metavar="EVENT.json",
+                       help="also print which decision rule decides this event, and why")
     revoke = commands.add_parser(
         "revoke", help="break glass: remove an applied approval's target without chat")
     revoke.add_argument("anomaly", help="the anomaly id, or its first characters (≥ 6)")
@@ -57,7 +63,11 @@ async def _dispatch(args: argparse.Namespace) -> int:
     settings = settings_from_env()
     if args.command == "check-config":
         from chatbot.checks import check_config
-        return check_config(settings)
+        return check_config(settings, explain_event=args.explain)
+    if args.command == "import-intents":
+        from chatbot import cli_import
+        imported: int = await cli_import.run(args, settings)
+        return imported
     if args.command == "revoke":
         from chatbot.cli_revoke import revoke
         return await revoke(settings, args.anomaly, reason=args.reason)

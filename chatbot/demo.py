@@ -3,11 +3,12 @@
 The composition root for a newcomer's machine: SQLite in the work directory instead of
 PostgreSQL, no Redis, the bundled sample flows replayed through the same validation, dedup
 and storage code as the Kafka consumer (:func:`ingest_lines`), ClientIntents YAML files in a
-directory instead of the cluster, and the local review page instead of Slack — with the
-escalator running, so critical and compliance flows land in the page's war-room view, risk
-rules that ask for a confirmation, a justification or a second approver (the page can switch
-between the demo's two approvers), and Revoke on what was applied. Re-running on the same
-directory is safe: every sample event id is already stored, so the replay is a no-op.
+local git repository (one commit per approval, one per revoke) instead of the cluster, and
+the local review page instead of Slack — with the escalator running, so critical and
+compliance flows land in the page's war-room view, risk rules that ask for a confirmation, a
+justification or a second approver (the page can switch between the demo's two approvers),
+and Revoke on what was applied. Re-running on the same directory is safe: every sample event
+id is already stored, so the replay is a no-op.
 """
 
 from __future__ import annotations
@@ -31,8 +32,8 @@ from chatbot.config.risk import DEFAULT_RISK, RiskRule
 from chatbot.config.rules import Approvers, Escalation, Rules
 from chatbot.decisions import Decider
 from chatbot.escalation.escalator import Escalator
+from chatbot.intents.committing import CommittingSink
 from chatbot.intents.current import CurrentIntents
-from chatbot.intents.directory import DirectorySink
 from chatbot.pipeline.sources import LineTotals, ingest_lines
 from chatbot.review import make_review_app
 from chatbot.store import anomalies
@@ -97,7 +98,8 @@ async def open_demo(workdir: Path, *, clock: Clock | None = None) -> AsyncIterat
     try:
         await upgrade(engine)
         sessions = make_sessions(engine)
-        sink = DirectorySink(intents_dir)
+        # A local git repository, one commit per approval: `git log` shows the history.
+        sink = CommittingSink(intents_dir)
         current = CurrentIntents(read=sink.read, ttl=0.0)  # local files: always as they are
         applier = Applier(sessions=sessions, sink=sink, clock=clock)
         decider = Decider(sessions=sessions, rules=rules, clock=clock,
@@ -180,6 +182,7 @@ def _print_where(demo: Demo, *, url: str, seconds: float, waiting: bool) -> None
           "two approvers; Revoke takes an applied approval back")
     print(f"ClientIntents: {demo.intents_dir}/<workload>.<namespace>.yaml, written when you "
           "approve")
+    print(f"history:       git -C {demo.intents_dir} log  (one commit per approval)")
     print(f"database:      {demo.database} (remove the folder to start over)")
     if waiting:
         print("Ctrl-C stops the demo.")

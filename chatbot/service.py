@@ -23,22 +23,29 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 import handlers
 from chatbot.applier import Applier
 from chatbot.approvers import ApproverDirectory
+from chatbot.auto_decisions import AutoDecider
 from chatbot.clock import Clock, SystemClock
 from chatbot.config.load import load_rules
 from chatbot.config.rules import Rules
 from chatbot.config.settings import Settings
+from chatbot.decision_rules import refuse_risky_auto_approvals
 from chatbot.decisions import Decider
 from chatbot.escalation.escalator import Escalator
 from chatbot.escalation.leader import RedisLeader, SoleLeader
+from chatbot.gitops.proposer import Proposer
 from chatbot.intents.current import CurrentIntents, IntentsReader
+from chatbot.intents.git_sink import GitSink
+from chatbot.intents.git_wiring import git_sink
 from chatbot.intents.sink import IntentsSink
 from chatbot.intents.wiring import intents_sink
 from chatbot.lifecycle import State
 from chatbot.metrics import Metrics
 from chatbot.pipeline.wiring import KafkaPipeline, kafka_pipeline
+from chatbot.queue import PendingQueue
 from chatbot.review.app import make_review_app
 from chatbot.slack.blocks import apply_failure
 from chatbot.slack.client import bolt_app, group_lookup, web_client
+from chatbot.slack.digest import DecisionDigest
 from chatbot.slack.outbox import SlackOutbox
 from chatbot.slack.socket_mode import start_socket_mode
 from chatbot.store import anomalies
@@ -47,6 +54,7 @@ from chatbot.store.ingest import IngestResult
 from chatbot.store.migrate import upgrade
 from chatbot.store.seen_cache import RedisSeenCache
 from chatbot.supervisor import Supervisor
+from chatbot.web.forge_hook import Handler, forge_webhook
 from chatbot.web.server import Probe, Refresh, make_web_app
 
 log = logging.getLogger(__name__)
@@ -63,10 +71,13 @@ class Service:
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     decider: Decider
-    applier: Applier
+    applier: Applier | Proposer
+    """The git sink's proposer stands in for the applier (same wake/run)."""
     escalator: Escalator
+    auto_decider: AutoDecider | None
+    digest: DecisionDigest | None
     outbox: SlackOutbox
-    sink: IntentsSink
+    sink: IntentsSink | GitSink
     bolt: AsyncApp
     pipeline: KafkaPipeline | None
     probes: dict[str, Probe]
@@ -78,7 +89,8 @@ class Service:
         supervisor = Supervisor(stop)
         web_app = make_web_app(bolt=self.bolt, metrics=self.metrics, probes=self.probes,
                                alive=lambda: supervisor.alive,
-                               before_metrics=state_gauge(self.sessions, self.metrics))
+                               before_metrics=state_gauge(self.sessions, self.metrics),
+                               forge_webhook=self._forge_webhook())
         async with AsyncExitStack() as stack:
             await _listen(stack, web_app, settings.http_host, settings.http_port)
             log.info("listening on %s:%s", settings.http_host, settings.http_port)
@@ -92,6 +104,9 @@ class Service:
             supervisor.start("outbox", self.outbox.run(stop))
             supervisor.start("applier", self.applier.run(stop))
             supervisor.start("escalator", self.escalator.run(stop))
+            if self.auto_decider is not None and self.digest is not None:
+                supervisor.start("auto-decisions", self.auto_decider.run(stop))
+                supervisor.start("digest", self.digest.run(stop))
             if self.pipeline is not None:
                 supervisor.start("consumer", self.pipeline.run(stop))
             try:
@@ -99,6 +114,13 @@ class Service:
             finally:
                 await stack.aclose()
                 await supervisor.join()
+
+    def _forge_webhook(self) -> Handler | None:
+        git = self.settings.git
+        if git is None or not git.webhook_secret or not isinstance(self.applier, Proposer):
+            return None
+        return forge_webhook(forge=git.forge, secret=git.webhook_secret.reveal(),
+                             observe=self.applier.observe)
 
     async def _serve_dashboard(self, stack: AsyncExitStack) -> None:
         """The review page, read-only, on its own port (loopback unless configured otherwise)."""
@@ -113,7 +135,9 @@ class Service:
 
 
 def rules_from(settings: Settings) -> Rules:
-    return load_rules(settings.config_path) if settings.config_path else DEFAULT_RULES
+    rules = load_rules(settings.config_path) if settings.config_path else DEFAULT_RULES
+    refuse_risky_auto_approvals(rules)  # serve refuses what check-config refuses
+    return rules
 
 
 @asynccontextmanager
@@ -129,42 +153,71 @@ async def open_service(settings: Settings, *, clock: Clock | None = None,
         stack.push_async_callback(engine.dispose)
         await upgrade(engine)
         sessions = make_sessions(engine)
-        client = web_client(settings.slack)
+        client = web_client(settings.slack, on_call=lambda method, outcome: metrics.slack_calls
+                            .labels(method, outcome).inc())
         if client.session is not None:
             stack.push_async_callback(client.session.close)
         bolt = bolt_app(settings.slack, client)
-        sink, cluster_ready = await intents_sink(settings)
-        stack.push_async_callback(sink.close)
+        sink: IntentsSink | GitSink
+        if settings.git is not None:
+            sink, cluster_ready, close_sink = await git_sink(settings)
+            stack.push_async_callback(close_sink)
+        else:
+            sink, cluster_ready = await intents_sink(settings)
+            stack.push_async_callback(sink.close)
         redis = Redis.from_url(settings.redis_url.reveal()) if settings.redis_url else None
         if redis is not None:
             stack.push_async_callback(redis.aclose)
 
         current = CurrentIntents(read=sink.read) if isinstance(sink, IntentsReader) else None
         outbox = SlackOutbox(sessions=sessions, client=client, clock=clock, rules=rules,
-                             on_call=lambda method, outcome: metrics.slack_calls.labels(
-                                 method, outcome).inc(),
                              current_intents=current.targets if current else None)
-        applier = Applier(sessions=sessions, sink=sink, clock=clock,
-                          on_changed=lambda _id: outbox.wake(),
-                          on_written=current.forget if current else lambda _client: None,
-                          on_first_failure=lambda card: outbox.note_in_thread(
-                              card.anomaly_id, apply_failure(card)),
-                          observe_latency=metrics.apply_seconds.observe)
+        applier: Applier | Proposer
+        if isinstance(sink, GitSink):
+            assert settings.git is not None
+            applier = Proposer(sessions=sessions, sink=sink, clock=clock,
+                               destination=settings.git.destination,
+                               batch_seconds=settings.git.batch_seconds,
+                               poll_seconds=settings.git.poll_seconds,
+                               on_changed=lambda _id: outbox.wake())
+        else:
+            applier = Applier(sessions=sessions, sink=sink, clock=clock,
+                              on_changed=lambda _id: outbox.wake(),
+                              on_written=current.forget if current else lambda _client: None,
+                              on_first_failure=lambda card: outbox.note_in_thread(
+                                  card.anomaly_id, apply_failure(card)),
+                              observe_latency=metrics.apply_seconds.observe)
 
         def decided(_anomaly_id: str, _state: object) -> None:
             outbox.wake()
             applier.wake()
 
+        directory = ApproverDirectory(lookup=group_lookup(client))
         decider = Decider(sessions=sessions, rules=rules, clock=clock, on_decided=decided,
-                          directory=ApproverDirectory(lookup=group_lookup(client)))
-        handlers.register(bolt, decider=decider)
+                          directory=directory)
+        handlers.register(bolt, decider=decider, queue=PendingQueue(
+            sessions=sessions, rules=rules, directory=directory))
         escalator = Escalator(sessions=sessions, rules=rules, clock=clock,
                               leader=RedisLeader(redis) if redis else SoleLeader(),
                               on_escalated=lambda _id: outbox.wake())
 
+        auto_decider, digest = None, None
+        if rules.decisions:  # without decision rules no card waits for a rule check
+            def checked(_anomaly_id: str, state: State | None) -> None:
+                outbox.wake()
+                if state is State.APPROVED:
+                    applier.wake()
+
+            auto_decider = AutoDecider(sessions=sessions, rules=rules, clock=clock,
+                                       on_checked=checked)
+            digest = DecisionDigest(sessions=sessions, client=client, clock=clock,
+                                    every_seconds=rules.digest_seconds)
+
         def stored(result: IngestResult) -> None:
             escalator.hint([*result.new_anomalies, *result.retried_after_block,
                             *result.reopened])
+            if auto_decider is not None:
+                auto_decider.hint(result.new_anomalies)
             outbox.wake()
 
         pipeline = (await kafka_pipeline(settings.kafka, sessions=sessions, rules=rules,
@@ -184,7 +237,8 @@ async def open_service(settings: Settings, *, clock: Clock | None = None,
         probes["cluster"] = cluster_ready
         yield Service(settings=settings, rules=rules, clock=clock, metrics=metrics,
                       engine=engine, sessions=sessions, decider=decider, applier=applier,
-                      escalator=escalator, outbox=outbox, sink=sink, bolt=bolt,
+                      escalator=escalator, auto_decider=auto_decider, digest=digest,
+                      outbox=outbox, sink=sink, bolt=bolt,
                       pipeline=pipeline, probes=probes)
 
 

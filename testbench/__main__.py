@@ -22,7 +22,18 @@ from pathlib import Path
 
 from kubernetes_asyncio import client, config
 
-from testbench import browser, helm, kafka, kube, postgres, redis
+from testbench import (
+    browser,
+    cyclonus,
+    gitea,
+    github_openapi,
+    helm,
+    hubble_build,
+    kafka,
+    kube,
+    postgres,
+    redis,
+)
 from testbench.kube_crd import CLIENTINTENTS_CRD, apply_crd
 from testbench.paths import cache_dir
 from testbench.process import BenchError, free_port, port_open, progress, stop_pid
@@ -30,7 +41,8 @@ from testbench.process import BenchError, free_port, port_open, progress, stop_p
 INSTALLERS: dict[str, Callable[[], object]] = {
     "kafka": kafka.install, "kube": kube.install, "postgres": postgres.install,
     "redis": redis.install, "chromium": browser.install,
-    "helm": helm.install,
+    "helm": helm.install, "cyclonus": cyclonus.install, "gitea": gitea.install,
+    "github-openapi": github_openapi.install, "hubble": hubble_build.install,
 }
 
 
@@ -53,13 +65,18 @@ def up() -> dict[str, str]:
     pids: list[int] = []
     handles = []
     try:
-        for module in (kafka, kube, postgres, redis):
+        for module in (kafka, kube, postgres, redis, gitea):
             handle = module.start()
             handles.append(handle)
             env.update(handle.env())
             progress(handle.describe())
         cluster = next(h for h in handles if isinstance(h, kube.KubeCluster))
         asyncio.run(_prepare_cluster(cluster.admin_kubeconfig))
+        forge = next(h for h in handles if isinstance(h, gitea.GiteaServer))
+        gitops = forge.create_repo("gitops")
+        env.update({"CHATBOT_GIT_URL": gitops.clone_url,
+                    "CHATBOT_GIT_BASE_BRANCH": gitops.default_branch})
+        progress(f"gitea: repository {gitops.html_url} for the git sink")
         rules = cache_dir("up") / "rules.yaml"
         rules.write_text(UP_RULES)
         env["CHATBOT_CONFIG"] = str(rules)

@@ -10,7 +10,11 @@ from chatbot.store.db import make_engine, make_sessions
 from chatbot.store.migrate import upgrade
 
 pytest_plugins = [
+    "testbench.fixtures.cyclonus",
+    "testbench.fixtures.gitea",
+    "testbench.fixtures.github",
     "testbench.fixtures.helm",
+    "testbench.fixtures.hubble",
     "testbench.fixtures.kafka",
     "testbench.fixtures.kube",
     "testbench.fixtures.postgres",

@@ -25,6 +25,7 @@ from typing import Any
 
 import yaml
 
+from chatbot.config.load_decisions import decision_rules
 from chatbot.config.risk import enforcement, risk_rules
 from chatbot.config.rules import Approvers, Escalation, Quorum, Route, Rules
 from chatbot.errors import ConfigError
@@ -49,8 +50,8 @@ def load_rules(path: Path) -> Rules:
 
 def rules_from_document(doc: object, *, source: str = "config") -> Rules:
     top = _mapping(doc, source)
-    _known(top, {"channels", "routes", "approvers", "escalation", "quorum", "risk",
-                 "enforcement"}, source)
+    _known(top, {"channels", "routes", "approvers", "escalation", "quorum", "decisions",
+                 "digest", "risk", "enforcement"}, source)
     channels = _mapping(top.get("channels", {}), f"{source}: channels")
     _known(channels, {"default", "war_room"}, f"{source}: channels")
     default = _channel(channels.get("default"), f"{source}: channels.default")
@@ -69,9 +70,21 @@ def rules_from_document(doc: object, *, source: str = "config") -> Rules:
         escalation=_escalation(top.get("escalation", {}), f"{source}: escalation"),
         quorum=tuple(_quorum(item, f"{source}: quorum[{i}]")
                      for i, item in enumerate(_list(top.get("quorum", []), f"{source}: quorum"))),
+        decisions=decision_rules(top.get("decisions", []), f"{source}: decisions"),
+        digest_seconds=_digest(top.get("digest", {}), f"{source}: digest"),
         risk=risk_rules(top.get("risk"), f"{source}: risk"),
         enforcement=enforcement(top.get("enforcement"), f"{source}: enforcement"),
     )
+
+
+def _digest(item: object, where: str) -> float:
+    """``digest: {every: 24h}``: how often auto decisions are summed up per channel."""
+    doc = _mapping(item, where)
+    _known(doc, {"every"}, where)
+    seconds = parse_duration(doc.get("every", 24 * 3600), f"{where}.every")
+    if seconds <= 0:
+        raise ConfigError(f"{where}.every must be longer than zero")
+    return seconds
 
 
 def parse_duration(value: object, where: str) -> float:
@@ -129,7 +142,8 @@ def _escalation(item: object, where: str) -> Escalation:
     doc = _mapping(item, where)
     _known(doc, {"pending_timeout", "retried_after_block_window", "anyone_may_escalate",
                  "war_room_approvers", "compliance_namespaces", "compliance_labels",
-                 "incident_channel", "responders", "timer_interval"}, where)
+                 "incident_channel", "responders", "timer_interval",
+                 "namespace_approvers_decide_escalated"}, where)
     incident = doc.get("incident_channel", "none")
     if incident not in ("none", "create"):
         raise ConfigError(f"{where}.incident_channel must be 'none' or 'create'")
@@ -140,6 +154,9 @@ def _escalation(item: object, where: str) -> Escalation:
     if not isinstance(anyone, bool):
         raise ConfigError(f"{where}.anyone_may_escalate must be true or false")
     war_room = doc.get("war_room_approvers")
+    both = doc.get("namespace_approvers_decide_escalated", False)
+    if not isinstance(both, bool):
+        raise ConfigError(f"{where}.namespace_approvers_decide_escalated must be true or false")
     return Escalation(
         pending_timeout_seconds=parse_duration(
             doc.get("pending_timeout", defaults.pending_timeout_seconds),
@@ -152,6 +169,7 @@ def _escalation(item: object, where: str) -> Escalation:
         war_room_approvers=(Approvers() if war_room is None else
                             _approvers(war_room, f"{where}.war_room_approvers",
                                        need_namespaces=False)),
+        namespace_approvers_decide_escalated=both,
         compliance_namespaces=(() if compliance is None else
                                _patterns(compliance, f"{where}.compliance_namespaces")),
         compliance_labels=_compliance_labels(doc.get("compliance_labels", {}),

@@ -27,6 +27,8 @@ _SEVERITY_RANK = {Severity.LOW: 0, Severity.MEDIUM: 1, Severity.HIGH: 2, Severit
 class Reason(StrEnum):
     NO_INTENT = "no-intent"
     DENIED_BY_POLICY = "denied-by-policy"
+    WOULD_BE_DENIED = "would-be-denied"
+    """Cilium policy audit mode: the flow passed, but enforcing the policy would drop it."""
     NEW_CONNECTION = "new-connection"
 
 

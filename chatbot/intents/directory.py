@@ -38,7 +38,7 @@ class DirectorySink:
             existing = await asyncio.to_thread(_read, file)
             merged = merge(existing, client=client, entry=entry, note=note)
             if merged.changed:
-                await asyncio.to_thread(_write, file, merged.document)
+                await asyncio.to_thread(write_yaml, file, merged.document)
         return Applied(str(file), changed=merged.changed, document=merged.document)
 
     async def revoke(self, *, client: Workload, target: Target, anomaly_id: str,
@@ -52,7 +52,7 @@ class DirectorySink:
             removal = remove(existing, client=client, anomaly_id=anomaly_id, entry=entry,
                              keep=keep)
             if removal.changed:
-                await asyncio.to_thread(_write, file, removal.document)
+                await asyncio.to_thread(write_yaml, file, removal.document)
         return Revoked(str(file), changed=removal.changed, recorded=removal.recorded,
                        removed=removal.removed, kept_for=removal.kept_for,
                        still_allowed=removal.still_allowed)
@@ -88,8 +88,9 @@ def _read(file: Path) -> Document | None:
     return document
 
 
-def _write(file: Path, document: Document) -> None:
-    """Write via a temporary file and rename, so a reader never sees half a file."""
+def write_yaml(file: Path, document: Document) -> None:
+    """Write via a temporary file and rename, so a reader never sees half a file (the
+    NetworkPolicy directory sink writes its files with this too)."""
     text = yaml.safe_dump(document, sort_keys=False)
     try:
         file.parent.mkdir(parents=True, exist_ok=True)

@@ -16,8 +16,9 @@ from typing import Any
 import yaml
 
 from chatbot.events.model import InternetTarget, KafkaTarget, KubernetesTarget, Target, Workload
-from chatbot.intents.provenance import MANAGER, Grant, utc_stamp, write_grant
-from chatbot.intents.provenance import ApprovalNote as ApprovalNote  # where callers know it
+from chatbot.intents.provenance import MANAGER as MANAGER  # where callers know them
+from chatbot.intents.provenance import ApprovalNote as ApprovalNote
+from chatbot.intents.provenance import Grant, utc_stamp, write_grant
 
 GROUP = "k8s.otterize.com"
 VERSION = "v2beta1"

@@ -1,5 +1,6 @@
 """Turns apiserver failures into the service's errors, with the apiserver's own reason in a
-sentence a person can read in chat. Only kubernetes.py calls this."""
+sentence a person can read in chat. Only kubernetes.py calls :func:`refusal`; the NetworkPolicy
+sink words its own refusals with :func:`api_reason` and :func:`retry_after`."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ MAX_REASON_CHARS = 600
 
 def refusal(exc: ApiException) -> ChatbotError:
     status = exc.status or 0
-    reason = _reason(exc)
+    reason = api_reason(exc)
     if status in (401, 403):
         # An operator can fix credentials or RBAC without a redeploy, so keep retrying.
         return TemporaryError(f"the cluster refused the write: {reason}", delay=FORBIDDEN_DELAY)
@@ -32,7 +33,7 @@ def refusal(exc: ApiException) -> ChatbotError:
     if status in (0, 408, 429) or status >= 500:
         return TemporaryError(
             f"the cluster could not take the write now ({status or 'no status'}): {reason}",
-            delay=_retry_after(exc) or UNAVAILABLE_DELAY,
+            delay=retry_after(exc) or UNAVAILABLE_DELAY,
         )
     return PermanentError(f"the cluster refused the write ({status}): {reason}")
 
@@ -42,7 +43,7 @@ def unreachable(exc: BaseException) -> TemporaryError:
     return TemporaryError(f"the cluster could not be reached: {detail}", delay=UNAVAILABLE_DELAY)
 
 
-def _reason(exc: ApiException) -> str:
+def api_reason(exc: ApiException) -> str:
     """The Status message from the response body, else the HTTP reason phrase."""
     body = exc.body
     message = None
@@ -56,7 +57,7 @@ def _reason(exc: ApiException) -> str:
     return text if len(text) <= MAX_REASON_CHARS else text[: MAX_REASON_CHARS - 1] + "…"
 
 
-def _retry_after(exc: ApiException) -> float | None:
+def retry_after(exc: ApiException) -> float | None:
     headers = exc.headers
     value = headers.get("Retry-After") if headers is not None else None
     try:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from chatbot.events.model import Target, Workload
 from chatbot.intents.document import ApprovalNote, Document, Entry
@@ -46,9 +46,16 @@ class IntentsSink(Protocol):
     async def apply(self, *, client: Workload, target: Target, note: ApprovalNote) -> Applied:
         ...
 
-    async def revoke(self, *, client: Workload, target: Target, anomaly_id: str,
-                     keep: Sequence[Keep]) -> Revoked:
+    async def close(self) -> None:
         ...
 
-    async def close(self) -> None:
+
+@runtime_checkable
+class RevokingSink(IntentsSink, Protocol):
+    """A sink that can also take one approval's target out again (ClientIntents, in the
+    cluster or a directory). The NetworkPolicy and git sinks cannot yet: a revoke there fails
+    on the card with words saying so, and the rule is removed by hand."""
+
+    async def revoke(self, *, client: Workload, target: Target, anomaly_id: str,
+                     keep: Sequence[Keep]) -> Revoked:
         ...

@@ -46,3 +46,5 @@ JUSTIFICATION_INPUT = "text"
 
 METADATA_EVENT_TYPE = "flow_anomaly"
 ESCALATION_EVENT_TYPE = "flow_anomaly_escalation"
+DIGEST_EVENT_TYPE = "flow_decision_digest"
+PAGE_ACTION_ID = "flows.page"

@@ -10,16 +10,18 @@ from typing import Any
 from chatbot.card import JUSTIFICATION_MAX, Card, flow_label
 from chatbot.lifecycle import Action
 from chatbot.slack.ids import JUSTIFICATION_INPUT, BlockId, ViewId
-from chatbot.slack.mrkdwn import escape, fit, plain
+from chatbot.slack.mrkdwn import fit, lines, markup, plain
 
 SUBMIT = {Action.APPROVE: "Approve", Action.BLOCK: "Block", Action.REVOKE: "Revoke"}
 
 
 def justification_modal(card: Card, action: Action, *, channel_id: str) -> dict[str, Any]:
-    reasons = "; ".join(card.risk.reasons) or "the risk rules"
-    summary = (f"*{escape(card.client.namespace)}/{escape(card.client.name)} → "
-               f"{escape(flow_label(card.target))}*\nRisky: {escape(reasons)}")
-    grant = "\n".join(f"• {escape(line)}" for line in card.grant)
+    summary = markup("*{client} → {target}*\nRisky: {reasons}",
+                     client=f"{card.client.namespace}/{card.client.name}",
+                     target=flow_label(card.target),
+                     reasons="; ".join(card.risk.reasons) or "the risk rules")
+    grant = lines([markup(f"*What {action.value} opens*"),
+                   *(markup("• {line}", line=line) for line in card.grant)])
     return {
         "type": "modal",
         "callback_id": ViewId.JUSTIFY,
@@ -30,9 +32,7 @@ def justification_modal(card: Card, action: Action, *, channel_id: str) -> dict[
         "close": {"type": "plain_text", "text": "Cancel"},
         "blocks": [
             {"type": "section", "text": {"type": "mrkdwn", "text": fit(summary, 3000)}},
-            {"type": "section", "text": {"type": "mrkdwn",
-                                         "text": fit(f"*What {action.value} opens*\n{grant}",
-                                                     3000)}},
+            {"type": "section", "text": {"type": "mrkdwn", "text": fit(grant, 3000)}},
             {"type": "input", "block_id": BlockId.JUSTIFICATION,
              "label": {"type": "plain_text", "text": "Justification"},
              "hint": {"type": "plain_text",

@@ -15,6 +15,7 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import timedelta
+from typing import Any
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
@@ -29,7 +30,7 @@ from chatbot.events.model import Workload
 from chatbot.lifecycle import OPEN_STATES
 from chatbot.slack.blocks import anomaly_message, message_metadata
 from chatbot.slack.channels import ChannelDirectory
-from chatbot.slack.delivery import find_posted, method_of, retry_delay
+from chatbot.slack.delivery import find_posted, retry_delay
 from chatbot.slack.ids import METADATA_EVENT_TYPE
 from chatbot.slack.pacing import ChannelPacer
 from chatbot.slack.war_room import WarRoomDesk
@@ -56,7 +57,6 @@ class SlackOutbox:
         clock: Clock,
         rules: Rules | None = None,
         pacer: ChannelPacer | None = None,
-        on_call: Callable[[str, str], None] = lambda _method, _outcome: None,
         current_intents: CurrentIntents | None = None,
     ) -> None:
         self._sessions = sessions
@@ -69,7 +69,6 @@ class SlackOutbox:
         self._desk = (WarRoomDesk(sessions=sessions, client=client, rules=self._rules,
                                   clock=clock, channels=self._channels)
                       if self._rules.war_room_channel else None)
-        self._on_call = on_call
         self._lanes: dict[str, asyncio.Task[None]] = {}
         self._delivering: set[str] = set()  # channels whose lane is in the middle of an item
         self._stopping = False
@@ -116,7 +115,8 @@ class SlackOutbox:
         async with self._sessions() as session:
             cards = await messages.due_cards(session, now=now,
                                              counters_due=now - COUNTER_UPDATE_EVERY,
-                                             limit=limit)
+                                             limit=limit,
+                                             rule_checked=bool(self._rules.decisions))
             escalated = (await messages.due_war_room(session, now=now, limit=limit)
                          if self._desk is not None and self._desk.channel is not None else [])
         work: dict[str, list[Work]] = defaultdict(list)
@@ -148,7 +148,7 @@ class SlackOutbox:
             await self._deliver(kind, anomaly_id)
             self.healthy = True
         except SlackApiError as error:
-            delay = self._retry_delay(error)
+            delay = retry_delay(error)
             self._pacer.hold(channel, delay)
             await self._defer(kind, anomaly_id, delay)
             return bool(error.response.status_code != 429)
@@ -199,8 +199,7 @@ class SlackOutbox:
                 return
         response = await self._client.chat_postMessage(
             channel=delivery.channel, metadata=message_metadata(card), unfurl_links=False,
-            unfurl_media=False, **anomaly_message(await self._in_context(card)))
-        self._on_call("chat.postMessage", "ok")
+            unfurl_media=False, **self._message(await self._in_context(card)))
         crash_point("after_post")
         self._channels.remember(delivery.channel, str(response["channel"]))
         await self._record_post(fresh, str(response["channel"]), str(response["ts"]),
@@ -222,8 +221,7 @@ class SlackOutbox:
         card, delivery = stored.card, stored.delivery
         assert delivery.slack_channel_id and delivery.slack_ts
         await self._client.chat_update(channel=delivery.slack_channel_id, ts=delivery.slack_ts,
-                                       **anomaly_message(await self._in_context(card)))
-        self._on_call("chat.update", "ok")
+                                       **self._message(await self._in_context(card)))
         async with self._sessions.begin() as session:
             await messages.record_update(session, card.anomaly_id,
                                          revision=delivery.revision, version=card.version,
@@ -247,9 +245,8 @@ class SlackOutbox:
         try:
             await self._client.chat_postMessage(channel=delivery.slack_channel_id,
                                                 thread_ts=delivery.slack_ts, text=text)
-            self._on_call("chat.postMessage", "ok")
         except SlackApiError as error:
-            self._pacer.hold(delivery.channel, self._retry_delay(error))
+            self._pacer.hold(delivery.channel, retry_delay(error))
             log.warning("could not reply in the thread of %s", anomaly_id)
 
     async def _defer(self, kind: str, anomaly_id: str, delay: float) -> None:
@@ -261,6 +258,5 @@ class SlackOutbox:
             else:
                 await messages.defer_post(session, anomaly_id, until=later)
 
-    def _retry_delay(self, error: SlackApiError) -> float:
-        self._on_call(method_of(error.response.api_url), str(error.response.status_code))
-        return retry_delay(error)
+    def _message(self, card: Card) -> dict[str, Any]:
+        return anomaly_message(card, war_room_decides=self._rules.war_room_decides)

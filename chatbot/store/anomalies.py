@@ -49,11 +49,20 @@ class Changes(TypedDict, total=False):
     escalated_at: datetime | None
     escalation_reason: str | None
     escalation_trigger: str | None
+    escalated_by: str | None
     next_apply_at: datetime | None
     apply_attempts: int
     apply_error: str | None
     applied_at: datetime | None
     applied_object: str | None
+    triaged_at: datetime | None
+    auto_rule: str | None
+    snoozed_until: datetime | None
+    snoozed_by: str | None
+    snoozed_rank: int | None
+    proposal_id: str | None
+    proposal_url: str | None
+    proposal_note: str | None
     justifications: list[dict[str, str]]
     revoked_by: str | None
     revoked_at: datetime | None
@@ -76,6 +85,9 @@ class Delivery:
     war_room_version: int
     """The ``version`` the war-room message last showed (column ``war_room_revision``)."""
     incident_channel_id: str | None
+    war_room_link: str | None = None
+    """The original card's permalink as the war-room message shows it; None: it shows none
+    yet; ``""``: not known (posted before migration 0005 for a flow decided since)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,7 +201,11 @@ async def reopen_revoked(session: AsyncSession, ids: Collection[str], *,
         "post_attempts": 0, "next_post_at": None, "message_revision": 0, "message_version": 0,
         "message_updated_at": None, "war_room_channel_id": None, "war_room_ts": None,
         "war_room_attempted_at": None, "war_room_next_at": None, "war_room_revision": 0,
-        "incident_channel_id": None,
+        "incident_channel_id": None, "escalated_by": None, "war_room_link": None,
+        # A person decides the new round: no rule's approval, snooze or pull request carries
+        # over (and the rule check is not run again, so a revoked flow is not re-approved).
+        "auto_rule": None, "snoozed_until": None, "snoozed_by": None, "snoozed_rank": None,
+        "proposal_id": None, "proposal_url": None, "proposal_note": None,
     }
     connection = await session.connection()
     reopened = await connection.execute(
@@ -280,8 +296,12 @@ def _stored(row: Anomaly, rules: Rules | None) -> Stored:
         apply_error=row.apply_error, apply_attempts=row.apply_attempts,
         applied_object=row.applied_object, retried_after_block_at=row.retried_after_block_at,
         escalated_at=row.escalated_at, escalation_reason=row.escalation_reason,
-        escalation_trigger=row.escalation_trigger, approvals=tuple(row.approvals or ()),
-        approvals_required=needed, risk=risk,
+        escalation_trigger=row.escalation_trigger, escalated_by=row.escalated_by,
+        approvals=tuple(row.approvals or ()),
+        approvals_required=needed, snoozed_until=row.snoozed_until,
+        snoozed_by=row.snoozed_by, proposal_url=row.proposal_url,
+        proposal_note=row.proposal_note, slack_channel_id=row.slack_channel_id,
+        slack_ts=row.slack_ts, risk=risk,
         enforcement=rules.enforcement if rules else Enforcement(),
         justifications=tuple(Justification(by=str(j.get("by", "")),
                                            action=str(j.get("action", "")),
@@ -293,5 +313,6 @@ def _stored(row: Anomaly, rules: Rules | None) -> Stored:
         post_attempted_at=row.post_attempted_at, revision=row.revision,
         message_revision=row.message_revision, war_room_channel_id=row.war_room_channel_id,
         war_room_ts=row.war_room_ts, war_room_attempted_at=row.war_room_attempted_at,
-        war_room_version=row.war_room_revision, incident_channel_id=row.incident_channel_id)
+        war_room_version=row.war_room_revision, incident_channel_id=row.incident_channel_id,
+        war_room_link=row.war_room_link)
     return Stored(card=card, delivery=delivery)

@@ -10,41 +10,56 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, case, not_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from chatbot.events.model import Severity
 from chatbot.store.anomalies import changed_rows
 from chatbot.store.models import Anomaly
 
+SEVERITY_RANK = case({s.value: s.rank for s in Severity}, value=Anomaly.severity, else_=0)
+
 
 async def due_cards(session: AsyncSession, *, now: datetime, counters_due: datetime,
-                    limit: int) -> list[tuple[str, str]]:
+                    limit: int, rule_checked: bool = False) -> list[tuple[str, str]]:
     """``(anomaly id, channel)`` of cards never posted (and not held), or whose message lags
     the row: at once for a state change, at most every so often for counters alone (those
-    last rendered before ``counters_due``)."""
+    last rendered before ``counters_due``, and not while the flow is snoozed at its severity).
+
+    A flow a decision rule decided never gets a card; with ``rule_checked`` (decision rules
+    are configured) a card also waits until the rules were asked."""
+    unposted = and_(Anomaly.slack_ts.is_(None), Anomaly.auto_rule.is_(None),
+                    or_(Anomaly.next_post_at.is_(None), Anomaly.next_post_at <= now))
+    if rule_checked:
+        unposted = and_(unposted, Anomaly.triaged_at.is_not(None))
+    snoozed = and_(Anomaly.snoozed_until.is_not(None), Anomaly.snoozed_until > now,
+                   Anomaly.snoozed_rank >= SEVERITY_RANK)
     rows = (await session.execute(
         select(Anomaly.id, Anomaly.channel)
         .where(or_(
-            and_(Anomaly.slack_ts.is_(None),
-                 or_(Anomaly.next_post_at.is_(None), Anomaly.next_post_at <= now)),
+            unposted,
             and_(Anomaly.slack_ts.is_not(None),
                  Anomaly.message_revision < Anomaly.revision,
                  or_(Anomaly.message_version < Anomaly.version,
-                     Anomaly.message_updated_at.is_(None),
-                     Anomaly.message_updated_at <= counters_due)),
+                     and_(not_(snoozed),
+                          or_(Anomaly.message_updated_at.is_(None),
+                              Anomaly.message_updated_at <= counters_due)))),
         ))
         .order_by(Anomaly.first_seen).limit(limit))).all()
     return [(row.id, row.channel) for row in rows]
 
 
 async def due_war_room(session: AsyncSession, *, now: datetime, limit: int) -> list[str]:
-    """Escalated anomalies whose war-room message is unposted (and not held) or behind."""
+    """Escalated anomalies whose war-room message is unposted (and not held), behind, or
+    still without the link to an original card that has been posted since (and not held)."""
+    not_held = or_(Anomaly.war_room_next_at.is_(None), Anomaly.war_room_next_at <= now)
     return list((await session.execute(
         select(Anomaly.id).where(Anomaly.escalated_at.is_not(None)).where(or_(
-            and_(Anomaly.war_room_ts.is_(None),
-                 or_(Anomaly.war_room_next_at.is_(None), Anomaly.war_room_next_at <= now)),
+            and_(Anomaly.war_room_ts.is_(None), not_held),
             and_(Anomaly.war_room_ts.is_not(None),
-                 Anomaly.war_room_revision < Anomaly.version)))
+                 Anomaly.war_room_revision < Anomaly.version),
+            and_(Anomaly.war_room_ts.is_not(None), Anomaly.war_room_link.is_(None),
+                 Anomaly.slack_ts.is_not(None), not_held)))
         .order_by(Anomaly.escalated_at).limit(limit))).scalars())
 
 
@@ -53,6 +68,7 @@ async def claim_post(session: AsyncSession, anomaly_id: str, *, now: datetime,
     """Hold the unposted card until ``until`` and note the attempt (for reconciliation)."""
     return await changed_rows(session, update(Anomaly).where(Anomaly.id == anomaly_id)
                               .where(Anomaly.slack_ts.is_(None))
+                              .where(Anomaly.auto_rule.is_(None))  # decided by a rule
                               .where(or_(Anomaly.next_post_at.is_(None),
                                          Anomaly.next_post_at <= now))
                               .values(next_post_at=until, post_attempted_at=now,
@@ -104,6 +120,21 @@ async def record_war_room_update(session: AsyncSession, anomaly_id: str, *,
     await changed_rows(session, update(Anomaly).where(Anomaly.id == anomaly_id)
                        .where(Anomaly.war_room_revision < version)
                        .values(war_room_revision=version))
+
+
+async def record_war_room_link(session: AsyncSession, anomaly_id: str, *, link: str) -> None:
+    """The war-room message now shows ``link`` to the original card (and keeps showing it:
+    later re-renders reuse it rather than asking Slack again)."""
+    await changed_rows(session, update(Anomaly).where(Anomaly.id == anomaly_id)
+                       .values(war_room_link=link, war_room_next_at=None))
+
+
+async def hold_war_room_link(session: AsyncSession, anomaly_id: str, *,
+                             until: datetime) -> None:
+    """Slack gave no link to the posted original card: ask again at ``until``."""
+    await changed_rows(session, update(Anomaly).where(Anomaly.id == anomaly_id)
+                       .where(Anomaly.war_room_ts.is_not(None))
+                       .values(war_room_next_at=until))
 
 
 async def defer_war_room(session: AsyncSession, anomaly_id: str, *, until: datetime) -> None:

@@ -31,7 +31,7 @@ def test_up_prints_settings_for_every_component_and_down_stops_them(tmp_path: Pa
     cache = tmp_path / "cache"
     shared = Path(os.environ.get("CHATBOT_BENCH_CACHE", Path.home() / ".cache/chatbot-bench"))
     cache.mkdir()
-    for built in ("kafka", "kube"):  # reuse what the session already built
+    for built in ("kafka", "kube", "gitea"):  # reuse what the session already built
         (cache / built).symlink_to(shared / built)
     started = bench("up", cache=cache)
     assert started.returncode == 0, started.stderr
@@ -39,10 +39,12 @@ def test_up_prints_settings_for_every_component_and_down_stops_them(tmp_path: Pa
         env = exported(started.stdout)
         assert {"CHATBOT_KAFKA_BOOTSTRAP", "CHATBOT_KUBECONFIG", "CHATBOT_DATABASE_URL",
                 "CHATBOT_REDIS_URL", "CHATBOT_SLACK_API_URL", "CHATBOT_SLACK_BOT_TOKEN",
-                "CHATBOT_SLACK_SIGNING_SECRET", "CHATBOT_CONFIG"} <= env.keys()
+                "CHATBOT_SLACK_SIGNING_SECRET", "CHATBOT_CONFIG", "CHATBOT_GIT_FORGE",
+                "CHATBOT_GIT_API_URL", "CHATBOT_GIT_TOKEN", "CHATBOT_GIT_URL"} <= env.keys()
         assert exported(bench("env", cache=cache).stdout) == env
         for url in (env["CHATBOT_DATABASE_URL"], env["CHATBOT_REDIS_URL"],
-                    env["CHATBOT_SLACK_API_URL"], "kafka://" + env["CHATBOT_KAFKA_BOOTSTRAP"]):
+                    env["CHATBOT_SLACK_API_URL"], "kafka://" + env["CHATBOT_KAFKA_BOOTSTRAP"],
+                    env["CHATBOT_GIT_API_URL"], env["CHATBOT_GIT_URL"]):
             port = urlparse(url).port
             assert port and port_open(port), url
         assert "U0OWNER" in Path(env["CHATBOT_CONFIG"]).read_text()

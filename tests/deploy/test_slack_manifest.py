@@ -71,9 +71,20 @@ def called_methods() -> set[str]:
     return methods
 
 
+_COMMAND = re.compile(r"""^COMMAND\s*=\s*["'](/[\w-]+)["']""", re.MULTILINE)
+
+
+def slash_commands() -> set[str]:
+    """Slash commands the handlers register (``COMMAND = "/flows"`` next to ``app.command``)."""
+    return {name for text in sources() if ".command(" in text
+            for name in _COMMAND.findall(text)}
+
+
 def needed_scopes() -> set[str]:
     needed = {scope for method in called_methods() | LIBRARY_CALLS
               for scope in SCOPES_BY_METHOD.get(method, ())}
+    if slash_commands():
+        needed.add("commands")  # a slash command needs the commands scope, not a method
     if any(_PRIVATE_CREATE.search(text) for text in sources()):
         needed |= PRIVATE_CHANNEL_SCOPES
     return needed
@@ -128,6 +139,8 @@ def test_socket_mode_has_no_request_urls() -> None:
 def test_the_variants_differ_only_in_how_slack_reaches_the_bot() -> None:
     http, socket = manifest(HTTP_MANIFEST), manifest(SOCKET_MANIFEST)
     del http["settings"], socket["settings"]
+    for command in http["features"].get("slash_commands", []):
+        del command["url"]  # HTTP mode names where Slack sends the command
     assert http == socket
 
 
@@ -135,6 +148,21 @@ def test_no_event_subscriptions_while_no_listener_takes_events() -> None:
     listens = any(re.search(r"\.(event|message)\(", text) for text in sources())
     for path in (HTTP_MANIFEST, SOCKET_MANIFEST):
         assert ("event_subscriptions" in manifest(path)["settings"]) == listens
+
+
+@pytest.mark.parametrize("path", [HTTP_MANIFEST, SOCKET_MANIFEST], ids=["http", "socket-mode"])
+def test_the_manifest_declares_exactly_the_slash_commands_the_code_handles(path: Path) -> None:
+    declared = manifest(path)["features"].get("slash_commands", [])
+    assert {command["command"] for command in declared} == slash_commands() == {"/flows"}
+    for command in declared:
+        assert ("url" in command) == (path == HTTP_MANIFEST)
+
+
+def test_the_variants_differ_only_in_how_slack_reaches_the_commands() -> None:
+    http, socket = manifest(HTTP_MANIFEST), manifest(SOCKET_MANIFEST)
+    for command in http["features"]["slash_commands"]:
+        assert re.fullmatch(r"https://[^/]+/slack/events", command.pop("url"))
+    assert http["features"] == socket["features"]
 
 
 def test_display_information_fits_slacks_limits() -> None:

@@ -84,6 +84,8 @@ A secretKeyRef env var. Call with (dict "root" $ "env" "CHATBOT_..." "ref" .Valu
   value: /etc/chatbot/rules.yaml
 - name: CHATBOT_INTENTS_SINK
   value: {{ .Values.intents.sink | quote }}
+- name: CHATBOT_INTENTS_FORMAT
+  value: {{ .Values.intents.format | quote }}
 - name: CHATBOT_KAFKA_BOOTSTRAP
   value: {{ required "kafka.bootstrap is required (host:port of the brokers)" .Values.kafka.bootstrap | quote }}
 - name: CHATBOT_KAFKA_TOPIC
@@ -120,6 +122,29 @@ A secretKeyRef env var. Call with (dict "root" $ "env" "CHATBOT_..." "ref" .Valu
 {{- end }}
 {{- end }}
 
+{{/* The RBAC rules the output format needs, as a YAML list (see rbac.yaml). */}}
+{{- define "chatbot.rbacRules" -}}
+{{- $write := list "get" "list" "watch" "create" "update" "patch" }}
+{{- if eq .Values.intents.format "networkpolicy" }}
+- apiGroups: ["networking.k8s.io"]
+  resources: ["networkpolicies"]
+  verbs: {{ toJson $write }}
+- apiGroups: ["apps"]
+  resources: ["deployments", "statefulsets", "daemonsets", "replicasets"]
+  verbs: ["get"]
+- apiGroups: ["batch"]
+  resources: ["jobs"]
+  verbs: ["get"]
+- apiGroups: [""]
+  resources: ["pods", "services"]
+  verbs: ["get"]
+{{- else }}
+- apiGroups: ["k8s.otterize.com"]
+  resources: ["clientintents"]
+  verbs: {{ toJson $write }}
+{{- end }}
+{{- end }}
+
 {{/* Refuse combinations that would install but not work. */}}
 {{- define "chatbot.validate" -}}
 {{- if and (gt (int .Values.replicaCount) 1) (include "chatbot.sqlite" .) }}
@@ -136,6 +161,9 @@ A secretKeyRef env var. Call with (dict "root" $ "env" "CHATBOT_..." "ref" .Valu
 {{- end }}
 {{- if not (has .Values.rbac.scope (list "cluster" "namespaces")) }}
 {{- fail (printf "rbac.scope must be cluster or namespaces, not %q" .Values.rbac.scope) }}
+{{- end }}
+{{- if not (has .Values.intents.format (list "clientintents" "networkpolicy")) }}
+{{- fail (printf "intents.format must be clientintents or networkpolicy, not %q" .Values.intents.format) }}
 {{- end }}
 {{- if and .Values.rbac.create (eq .Values.rbac.scope "namespaces") (not .Values.rbac.namespaces) }}
 {{- fail "rbac.scope=namespaces needs at least one namespace in rbac.namespaces" }}

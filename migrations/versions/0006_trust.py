@@ -1,8 +1,8 @@
 """Trust: justifications with every decision, revoke (who, when, result), the client's
 ServiceAccount, and an index to find the other anomalies of one client workload.
 
-Revision ID: 0005
-Revises: 0002
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-11-24
 """
 
@@ -13,8 +13,8 @@ from alembic import op
 
 from chatbot.store.models import UtcDateTime
 
-revision = "0005"
-down_revision = "0002"
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,1 @@
+"""Read-only questions to the cluster the flows come from (pod owners)."""

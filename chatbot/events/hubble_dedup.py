@@ -1,0 +1,67 @@
+"""One connection, one event: Hubble reports a connection once per node and observation point
+(egress at the client's node, ingress at the server's, trace and policy-verdict events, TCP
+flag changes). All of them share the connection's 5-tuple, which no other connection has
+while this one lives, so the 5-tuple (with the cluster and, for L7, the request's method and
+path) is the key; nodes, directions and observation points are deliberately not in it.
+
+A later sighting passes only when it says more than the ones before (a policy drop at the
+server's node after a forward at the client's): the denial must never hide behind the pass.
+
+Bounded in time (``window``, by the flows' own timestamps) and in size (``capacity``,
+oldest out first), so memory stays flat however long the stream runs. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from datetime import datetime
+
+from chatbot.events.hubble_outcome import reason_rank
+from chatbot.events.model import Reason
+
+ConnectionKey = tuple[str, str, str, int, str, int, str, str]
+"""(cluster, protocol, source IP, source port, destination IP, destination port, HTTP method,
+HTTP path)."""
+
+WINDOW_SECONDS = 120.0
+"""Longer than the sightings of one connection are apart (milliseconds, or the seconds a
+shipper buffers), shorter than an ephemeral port takes to be reused."""
+CAPACITY = 200_000
+
+
+class ConnectionDedup:
+    def __init__(self, *, window_seconds: float = WINDOW_SECONDS,
+                 capacity: int = CAPACITY) -> None:
+        self._window = window_seconds
+        self._capacity = capacity
+        self._seen: OrderedDict[ConnectionKey, tuple[float, int]] = OrderedDict()
+        self._latest = float("-inf")
+
+    def __len__(self) -> int:
+        return len(self._seen)
+
+    def first_sighting(self, key: ConnectionKey, observed_at: datetime, reason: Reason) -> bool:
+        """True if this sighting should become an event; remembers it either way."""
+        at = observed_at.timestamp()
+        rank = reason_rank(reason)
+        self._latest = max(self._latest, at)
+        self._forget_before(self._latest - self._window)
+        known = self._seen.get(key)
+        if known is not None and abs(at - known[0]) <= self._window:
+            # Still the same connection: keep it alive, and let through only news.
+            self._seen[key] = (max(at, known[0]), max(rank, known[1]))
+            self._seen.move_to_end(key)
+            return rank > known[1]
+        self._seen[key] = (at, rank)
+        self._seen.move_to_end(key)
+        while len(self._seen) > self._capacity:
+            self._seen.popitem(last=False)
+        return True
+
+    def _forget_before(self, cutoff: float) -> None:
+        # Insertion order is nearly time order; a straggler is only forgotten a bit late.
+        while self._seen:
+            key, (at, _) = next(iter(self._seen.items()))
+            if at >= cutoff:
+                return
+            del self._seen[key]

@@ -1,0 +1,1 @@
+"""What real sensors emit (Cilium Hubble flows), turned into flow-anomaly events."""

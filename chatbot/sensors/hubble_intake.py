@@ -1,0 +1,95 @@
+"""A batch of raw Hubble records (one Kafka poll) -> what each record comes to: an uncovered
+FlowEvent for the store, a covered flow to count, a skip to count, or a bad record for the
+dead-letter topic. The composition of the Hubble pieces, in their order:
+
+    map (events/hubble.py) -> one connection, one event (hubble_dedup.py)
+      -> owners of pod-only endpoints, one apiserver round for the batch (cluster/owners.py)
+      -> coverage (intents/coverage.py)
+
+The result is aligned with the input, so the consumer keeps its offsets and the dead-letter
+records their positions. A TemporaryError from the owner lookup fails the whole batch (the
+consumer retries it); nothing else raises.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from chatbot.errors import BadEvent
+from chatbot.events.hubble import HubbleOptions, read_flow
+from chatbot.events.hubble_dedup import ConnectionDedup
+from chatbot.events.hubble_outcome import NeedsOwners, Owner, PodRef, Skip, SkipReason
+from chatbot.events.model import FlowEvent
+from chatbot.intents.coverage import CoverageIndex, IntentRef
+
+
+class OwnerLookup(Protocol):
+    async def owners(self, pods: Iterable[PodRef]) -> Mapping[PodRef, Owner]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Covered:
+    event: FlowEvent
+    by: IntentRef
+
+
+@dataclass(frozen=True, slots=True)
+class Bad:
+    reason: str
+
+
+Intake = FlowEvent | Covered | Skip | Bad
+
+
+@dataclass
+class IntakeBatch:
+    outcomes: list[Intake]
+    skipped: Counter[SkipReason] = field(default_factory=Counter)
+    """Per reason, for ``hubble_flows_skipped_total{reason}``."""
+    covered: int = 0
+    bad: int = 0
+
+    @property
+    def events(self) -> list[FlowEvent]:
+        return [outcome for outcome in self.outcomes if isinstance(outcome, FlowEvent)]
+
+
+class HubbleIntake:
+    def __init__(self, *, options: HubbleOptions, dedup: ConnectionDedup, owners: OwnerLookup,
+                 coverage: CoverageIndex) -> None:
+        self._options = options
+        self._dedup = dedup
+        self._owners = owners
+        self._coverage = coverage
+
+    async def read(self, records: Sequence[bytes]) -> IntakeBatch:
+        mapped: list[FlowEvent | NeedsOwners | Skip | Bad] = []
+        for raw in records:
+            try:
+                mapped.append(read_flow(raw, options=self._options, seen=self._dedup))
+            except BadEvent as error:
+                mapped.append(Bad(error.reason))
+        pods = [pod for outcome in mapped if isinstance(outcome, NeedsOwners)
+                for pod in outcome.pods()]
+        owners = await self._owners.owners(pods) if pods else {}
+        batch = IntakeBatch(outcomes=[])
+        for outcome in mapped:
+            done = outcome.complete(owners) if isinstance(outcome, NeedsOwners) else outcome
+            batch.outcomes.append(self._judged(done, batch))
+        return batch
+
+    def _judged(self, outcome: FlowEvent | Skip | Bad, batch: IntakeBatch) -> Intake:
+        if isinstance(outcome, Skip):
+            batch.skipped[outcome.reason] += 1
+            return outcome
+        if isinstance(outcome, Bad):
+            batch.bad += 1
+            return outcome
+        ref = self._coverage.covering(outcome)
+        if ref is None:
+            return outcome
+        batch.covered += 1
+        return Covered(outcome, ref)
