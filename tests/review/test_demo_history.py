@@ -1,5 +1,5 @@
 """The demo's intents folder is a local git repository: each approval made on the review
-page's decision code is one commit, and ``git log`` tells the story."""
+page's decision code is one commit, so is each revoke, and ``git log`` tells the story."""
 
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ def git(demo: Demo, *args: str) -> str:
 
 async def test_each_approval_is_one_commit_in_the_intents_folder(demo: Demo) -> None:
     async with demo.sessions() as session:
-        pending = await anomalies.cards(session, states=[State.PENDING], limit=2)
+        listed = await anomalies.cards(session, states=[State.PENDING], rules=demo.rules)
+    pending = [card for card in listed if not card.risk.risky][:2]  # one click each
     assert len(pending) == 2
     for card in pending:
         await demo.decider.decide(anomaly_id=card.anomaly_id, action=Action.APPROVE,
@@ -31,3 +32,11 @@ async def test_each_approval_is_one_commit_in_the_intents_folder(demo: Demo) -> 
         assert any(card.anomaly_id in commit and DEMO_USER in commit for commit in commits)
     status = git(demo, "status", "--porcelain")
     assert status == "", "every written file is committed"
+
+    revoked = await demo.decider.decide(anomaly_id=pending[0].anomaly_id, action=Action.REVOKE,
+                                        user_id=DEMO_USER)
+    assert revoked.card is not None and revoked.card.state is State.REVOKING
+    await demo.applier.apply_due()
+    newest = git(demo, "log", "-1", "--format=%s%n%b")
+    assert newest.startswith("Revoke ") and pending[0].anomaly_id in newest
+    assert git(demo, "status", "--porcelain") == ""
