@@ -25,12 +25,13 @@ SHOWN_PATH = HOSTILE_PATH.replace("`", "ˋ")  # a code span cannot hold a backti
 DATE = r"[A-Z][a-z]{2} \d{1,2}, \d{4} \d{2}:\d{2}"
 
 
-def rules(**escalation: Any) -> str:
+def rules(*, risk: list[Any] | None = None, **escalation: Any) -> str:
     return json.dumps({
         "channels": {"default": "flow-alerts", "war_room": "war-room"},
         "approvers": [{"namespaces": ["*"], "users": [OWNER]}],
         "escalation": {"war_room_approvers": {"users": [RESPONDER]}, "timer_interval": "0.2s",
                        "compliance_namespaces": ["pci-*"], **escalation},
+        **({"risk": risk} if risk is not None else {}),
     })
 
 
@@ -87,7 +88,7 @@ async def test_a_card_reads_as_the_sensor_saw_the_flow_from_pending_to_applied(
     applied = await shows(lambda: card(bot), "Approved by @owner", "updated",
                           what="the card shows the approval")
     assert re.search(rf"Approved by @owner {DATE}", applied.text), applied.text
-    assert applied.mentions == ["@owner"] and applied.buttons == []
+    assert applied.mentions == ["@owner"] and applied.buttons == ["Revoke"]
     assert f"POST {SHOWN_PATH}" in applied.text
     assert_nobody_mentioned_by_the_event(applied, "@owner")
 
@@ -183,7 +184,7 @@ async def test_after_an_escalation_the_war_room_decides_not_the_namespace_approv
     assert (RESPONDER, "approve", "ok") in await bot.audit(anomaly.id)
     decided = await shows(lambda: card(bot), "Approved by @responder",
                           what="the original card shows the war room's decision")
-    assert decided.buttons == []
+    assert decided.buttons == ["Revoke"]
 
 
 @pytest.mark.parametrize("bot_rules", [rules(namespace_approvers_decide_escalated=True)],
@@ -206,7 +207,8 @@ def outcome(status: int, response: dict[str, object]) -> str:
     return "ok" if status == 200 and response.get("ok") is True else str(status)
 
 
-@pytest.mark.parametrize("bot_rules", [rules()], indirect=True)
+# No risk rules: a compliance flow's Approve would ask for a justification (a modal) first.
+@pytest.mark.parametrize("bot_rules", [rules(risk=[])], indirect=True)
 async def test_slack_calls_total_counts_every_call_the_stand_in_received(
         bot: Bot, kube_namespace: str, slack_standin: SlackStandin) -> None:
     # Refused first posts make both lanes look their messages up in the history later.
