@@ -12,7 +12,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from aiohttp import web
 from redis.asyncio import Redis
@@ -137,7 +137,9 @@ class Service:
 def rules_from(settings: Settings) -> Rules:
     rules = load_rules(settings.config_path) if settings.config_path else DEFAULT_RULES
     refuse_risky_auto_approvals(rules)  # serve refuses what check-config refuses
-    return rules
+    # The cards say what Approve opens in the output actually written.
+    return replace(rules, enforcement=replace(rules.enforcement,
+                                              format=settings.intents_format))
 
 
 @asynccontextmanager

@@ -48,6 +48,10 @@ async def test_approve_without_networkpolicy_rbac_fails_on_the_card_until_the_ch
     async with running_bot(env, slack_standin, kube_admin_client) as bot:
         await bot.send(flow_event(client_ns=kube_namespace))
         [anomaly] = await bot.card_posted()
+        # The card says what a NetworkPolicy opens, not what a ClientIntents would.
+        grant = json.dumps(bot.slack.messages("flow-alerts")[0].blocks)
+        assert "port 8080/TCP only" in grant and "deny-by-default" in grant
+        assert "every port of" not in grant
         assert await bot.click(anomaly, ActionId.APPROVE) == 200
         failed = await bot.state_is(anomaly.id, "apply_failed")
         assert failed.apply_error is not None
