@@ -1,6 +1,6 @@
-"""Everything that arrives from chat: button actions, the ``/flows`` command, and the one
-error handler that answers the person when handling failed. :func:`register` puts them all
-on a bolt app."""
+"""Everything that arrives from chat: button actions, snoozes, the ``/flows`` command, the
+App Home tab, and the one error handler that answers the person when handling failed.
+:func:`register` puts them all on a bolt app."""
 
 from __future__ import annotations
 
@@ -8,11 +8,18 @@ from slack_bolt.async_app import AsyncApp
 
 from chatbot.decisions import Decider
 from chatbot.queue import PendingQueue
-from handlers import actions, commands, errors
+from chatbot.slack.home import HomeTab
+from chatbot.snooze import Snoozer
+from handlers import actions, commands, errors, home, snooze
 
 
-def register(app: AsyncApp, *, decider: Decider, queue: PendingQueue | None = None) -> None:
+def register(app: AsyncApp, *, decider: Decider, queue: PendingQueue | None = None,
+             snoozer: Snoozer | None = None, home_tab: HomeTab | None = None) -> None:
     actions.register(app, decider=decider)
     if queue is not None:
         commands.register(app, queue=queue)
+    if snoozer is not None:
+        snooze.register(app, snoozer=snoozer)
+    if home_tab is not None:
+        home.register(app, home=home_tab)
     errors.register(app)

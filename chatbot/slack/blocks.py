@@ -14,6 +14,7 @@ from chatbot.intents.document import targets_yaml
 from chatbot.lifecycle import OPEN_STATES, State
 from chatbot.slack.ids import METADATA_EVENT_TYPE, ActionId, BlockId
 from chatbot.slack.mrkdwn import code, escape, fit, plain
+from chatbot.slack.snooze_blocks import snooze_blocks
 
 Block = dict[str, Any]
 
@@ -27,6 +28,7 @@ def anomaly_message(card: Card) -> dict[str, Any]:
     if card.state in OPEN_STATES and card.actions:
         blocks.append(decision_buttons(card))
     blocks.extend(_outcome(card))
+    blocks.extend(snooze_blocks(card))
     blocks.append(_footer(card))
     return {"text": fallback_text(card), "blocks": blocks[:50]}
 

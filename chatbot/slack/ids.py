@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from enum import StrEnum
 
 from chatbot.lifecycle import Action
@@ -21,6 +22,22 @@ class ActionId(StrEnum):
         return cls(f"anomaly.{action.value}")
 
 
+class SnoozeId(StrEnum):
+    """Snooze buttons. Kept apart from :class:`ActionId`, whose every member is a lifecycle
+    action: a snooze hides updates and decides nothing."""
+
+    HOUR = "anomaly.snooze_hour"
+    DAY = "anomaly.snooze_day"
+
+    @property
+    def duration(self) -> timedelta:
+        return timedelta(hours=1) if self is SnoozeId.HOUR else timedelta(days=1)
+
+    @property
+    def label(self) -> str:
+        return "Snooze 1 h" if self is SnoozeId.HOUR else "Snooze 1 day"
+
+
 class BlockId(StrEnum):
     HEADER = "anomaly.header"
     FACTS = "anomaly.facts"
@@ -28,9 +45,11 @@ class BlockId(StrEnum):
     DECISION = "anomaly.decision"
     OUTCOME = "anomaly.outcome"
     FOOTER = "anomaly.footer"
+    SNOOZE = "anomaly.snooze"
 
 
 METADATA_EVENT_TYPE = "flow_anomaly"
 ESCALATION_EVENT_TYPE = "flow_anomaly_escalation"
 DIGEST_EVENT_TYPE = "flow_decision_digest"
 PAGE_ACTION_ID = "flows.page"
+HOME_PAGE_ACTION_ID = "home.page"

@@ -13,7 +13,7 @@ import asyncio
 import logging
 from collections import defaultdict
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
@@ -29,7 +29,7 @@ from chatbot.slack.delivery import find_posted, method_of, retry_delay
 from chatbot.slack.ids import METADATA_EVENT_TYPE
 from chatbot.slack.pacing import ChannelPacer
 from chatbot.slack.war_room import WarRoomDesk
-from chatbot.store import anomalies, messages
+from chatbot.store import anomalies, messages, triage
 from chatbot.store.anomalies import Stored
 from chatbot.store.audit import record
 from chatbot.waiting import nap
@@ -95,6 +95,11 @@ class SlackOutbox:
         if self._lanes:
             await asyncio.gather(*self._lanes.values(), return_exceptions=True)
 
+    async def settle(self) -> None:
+        """Wait until every running lane has worked through its items (one-shot passes)."""
+        if self._lanes:
+            await asyncio.gather(*self._lanes.values(), return_exceptions=True)
+
     async def dispatch(self) -> int:
         """Start a lane for every channel that has due work and no lane running."""
         work = await self._due()
@@ -106,6 +111,7 @@ class SlackOutbox:
 
     async def _due(self, limit: int = 500) -> dict[str, list[Work]]:
         now = self._clock.now()
+        await self._end_snoozes(now)
         async with self._sessions() as session:
             cards = await messages.due_cards(session, now=now,
                                              counters_due=now - COUNTER_UPDATE_EVERY,
@@ -119,6 +125,14 @@ class SlackOutbox:
         if self._desk is not None and self._desk.channel is not None:
             work[self._desk.channel].extend((WAR_ROOM, anomaly_id) for anomaly_id in escalated)
         return work
+
+    async def _end_snoozes(self, now: datetime) -> None:
+        """A snooze that is over brings its card back: cleared here (audited), the card
+        re-renders in this same pass with its counters and without the snooze line."""
+        async with self._sessions.begin() as session:
+            for ended in await triage.end_snoozes(session, now=now):
+                record(session, anomaly_id=ended.anomaly_id, actor="system",
+                       action="unsnooze", result=ended.why, now=now)
 
     async def _lane(self, channel: str, items: list[Work]) -> None:
         for kind, anomaly_id in items:

@@ -14,7 +14,7 @@ from testbench.slack.workspace import JSONObject, SlackError
 
 Params = Mapping[str, object]
 
-JSON_FIELDS = ("blocks", "metadata", "attachments")
+JSON_FIELDS = ("blocks", "metadata", "attachments", "view")
 
 
 def decode_json_fields(params: MutableMapping[str, object]) -> None:

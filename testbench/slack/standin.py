@@ -123,6 +123,10 @@ class SlackStandin:
         wanted = self._channel(channel).id if channel else None
         return [e for e in self.workspace.ephemerals if wanted in (None, e.channel)]
 
+    def home_view(self, user_id: str) -> JSONObject | None:
+        """The Home tab last published for ``user_id`` with ``views.publish``, if any."""
+        return self.workspace.home_views.get(user_id)
+
     def channel_id(self, name: str) -> str:
         return self._channel(name).id
 

@@ -169,6 +169,7 @@ class Workspace:
         self.usergroup_handles: dict[str, str] = {}
         self._messages: dict[str, dict[str, Message]] = {}
         self.ephemerals: list[Ephemeral] = []
+        self.home_views: dict[str, JSONObject] = {}  # user id -> the Home tab published last
         self._last_ts_us = 0
 
     # -- set-up -------------------------------------------------------------------------
@@ -265,6 +266,7 @@ class Workspace:
         for messages in self._messages.values():
             messages.clear()
         self.ephemerals.clear()
+        self.home_views.clear()
 
     def delete(self, channel: Channel, ts: str | None) -> None:
         message = self.message(channel, ts)

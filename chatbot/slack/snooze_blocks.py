@@ -1,0 +1,32 @@
+"""Block Kit for snoozing a card: the "Snooze 1 h / 1 day" buttons, in their own block
+after the decision buttons, and the "snoozed until" line. Pure, like :mod:`.blocks`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chatbot.card import Card
+from chatbot.lifecycle import OPEN_STATES
+from chatbot.slack.ids import BlockId, SnoozeId
+
+Block = dict[str, Any]
+
+
+def snooze_blocks(card: Card) -> list[Block]:
+    """Nothing for a decided flow; otherwise the snooze line (when snoozed) and buttons."""
+    if card.state not in OPEN_STATES:
+        return []
+    blocks: list[Block] = []
+    if card.snoozed_until is not None:
+        until = card.snoozed_until
+        stamp = (f"<!date^{int(until.timestamp())}^{{date_short_pretty}} {{time}}|"
+                 f"{until.isoformat(timespec='minutes')}>")
+        who = f" by <@{card.snoozed_by}>" if card.snoozed_by else ""
+        blocks.append({"type": "context", "elements": [{
+            "type": "mrkdwn",
+            "text": f":zzz: Snoozed{who} until {stamp}: updates are held back unless its "
+                    f"severity rises."}]})
+    blocks.append({"type": "actions", "block_id": BlockId.SNOOZE, "elements": [
+        {"type": "button", "action_id": snooze.value, "value": card.anomaly_id,
+         "text": {"type": "plain_text", "text": snooze.label}} for snooze in SnoozeId]})
+    return blocks
