@@ -20,6 +20,7 @@ from chatbot.card import Card
 from chatbot.decisions import Decider, Verdict
 from chatbot.intents.directory import DirectorySink
 from chatbot.lifecycle import State
+from chatbot.review.filters import BadQuery, read_query
 from chatbot.review.guard import CSRF_HEADER, guard
 from chatbot.review.views import (
     View,
@@ -30,12 +31,12 @@ from chatbot.review.views import (
     parse_action,
 )
 from chatbot.store import anomalies as stored
+from chatbot.store import listing
 from chatbot.store.audit import entries
 
 STATIC = Path(__file__).with_name("static")
 ASSETS = {"review.js": "text/javascript", "review.css": "text/css",
           "favicon.svg": "image/svg+xml"}
-LIST_LIMIT = 500
 AUDIT_LIMIT = 200
 MAX_FILE_CHARS = 64 * 1024
 STATUS = {Verdict.DECIDED: 200, Verdict.STALE: 409, Verdict.REFUSED: 403, Verdict.UNKNOWN: 404}
@@ -71,10 +72,17 @@ def make_review_app(
             raise web.HTTPNotFound()
         return web.Response(body=assets[name], content_type=ASSETS[name])
 
-    async def anomalies(_request: web.Request) -> web.Response:
+    async def anomalies(request: web.Request) -> web.Response:
+        try:
+            query = read_query(request.query)
+        except BadQuery as refused:
+            return web.json_response({"error": str(refused)}, status=400)
         async with sessions() as session:
-            cards = await stored.cards(session, limit=LIST_LIMIT)
+            found = await listing.page(session, where=query.where, offset=query.offset,
+                                       limit=query.limit)
             counts = await stored.count_by_state(session)
+            namespaces = await listing.namespaces(session)
+        cards = found.cards
         texts = await _intents_files(cards, files)
         return web.json_response({
             "user_id": user_id,
@@ -82,6 +90,9 @@ def make_review_app(
             "actions": [] if read_only else action_views(),
             "counts": counts,
             "total": sum(counts.values()),
+            "namespaces": namespaces,
+            "page": {"offset": query.offset, "limit": query.limit,
+                     "matching": found.matching},
             "anomalies": [card_view(card, intents_file=texts.get(card.anomaly_id))
                           for card in cards],
         })
