@@ -17,7 +17,7 @@ from chatbot.events.model import (
     Target,
     Workload,
 )
-from chatbot.lifecycle import Action, State, allowed_actions
+from chatbot.lifecycle import OPEN_STATES, Action, State, allowed_actions
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,11 +43,21 @@ class Card:
     retried_after_block_at: datetime | None = None
     escalated_at: datetime | None = None
     escalation_reason: str | None = None
+    """Why the service escalated it, in words (may quote event data); None for a click."""
     escalation_trigger: str | None = None
+    escalated_by: str | None = None
+    """The Slack user who clicked Escalate (the trigger ``click``)."""
     approvals: tuple[str, ...] = ()
     approvals_required: int = 1
     snoozed_until: datetime | None = None
     snoozed_by: str | None = None
+    proposal_url: str | None = None
+    """Git sink: the pull request carrying the approval (``proposed``, then ``applied``)."""
+    proposal_note: str | None = None
+    """Git sink: why the flow is back to a decision (its pull request was closed unmerged)."""
+    slack_channel_id: str | None = None
+    slack_ts: str | None = None
+    """Where the chat message is, so a pull request can link back to it."""
 
     @property
     def short_id(self) -> str:
@@ -57,6 +67,30 @@ class Card:
     def actions(self) -> list[Action]:
         """What a person may still do with this flow, in button order."""
         return allowed_actions(self.state)
+
+
+@dataclass(frozen=True, slots=True)
+class PullRequestLook:
+    """The git sink's pull request as the card shows it: its link and its state in words."""
+
+    url: str
+    state: str
+    """``open``, ``merged`` or ``closed``."""
+    text: str
+
+
+def pull_request_look(card: Card) -> PullRequestLook | None:
+    """What the card says about the flow's pull request, if it has one."""
+    if card.proposal_url is None:
+        return None
+    if card.state is State.PROPOSED:
+        return PullRequestLook(card.proposal_url, "open",
+                               "Pull request open, waiting for review and merge")
+    if card.state is State.APPLIED:
+        return PullRequestLook(card.proposal_url, "merged", "Pull request merged: applied")
+    if card.state in OPEN_STATES and card.proposal_note:
+        return PullRequestLook(card.proposal_url, "closed", card.proposal_note)
+    return None
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,7 +25,10 @@ SEED_ENV = "CHATBOT_CHAOS_SEED"
 CRASH_EXIT_CODE = 137  # what a shell reports for SIGKILL, so logs read the same
 CRASH_MARKER = "chaos: crashing at "
 
-POINTS = frozenset({"after_store", "after_post", "before_apply", "after_apply"})
+# after_push: the bot branch is pushed, its pull request not yet opened (git sink);
+# before_settle: a merge or close was seen on the forge, not yet recorded.
+POINTS = frozenset({"after_store", "after_post", "before_apply", "after_apply", "after_push",
+                    "before_settle"})
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,4 @@
-"""The ``chatbot`` command: serve, migrate, demo, produce, check-config."""
+"""The ``chatbot`` command: serve, migrate, demo, produce, import-intents, check-config."""
 
 from __future__ import annotations
 
@@ -34,6 +34,8 @@ def parser() -> argparse.ArgumentParser:
     produce.add_argument("files", nargs="*", type=Path, help="JSON-lines files (default stdin)")
     produce.add_argument("--topic", help="topic (default CHATBOT_KAFKA_TOPIC)")
     produce.add_argument("--samples", action="store_true", help="send the bundled sample flows")
+    from chatbot import cli_import
+    cli_import.add_command(commands)
     check = commands.add_parser("check-config",
                                 help="validate settings and the rules file, then exit")
     check.add_argument("--explain", type=Path, metavar="EVENT.json",
@@ -57,6 +59,10 @@ async def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "check-config":
         from chatbot.checks import check_config
         return check_config(settings, explain_event=args.explain)
+    if args.command == "import-intents":
+        from chatbot import cli_import
+        imported: int = await cli_import.run(args, settings)
+        return imported
     if args.command == "migrate":
         from chatbot.store.db import make_engine
         from chatbot.store.migrate import current_revision, upgrade

@@ -60,26 +60,35 @@ class Decider:
             card = await anomalies.load_card(session, anomaly_id, rules=self._rules)
         if card is None:
             return Outcome(Verdict.UNKNOWN, "That anomaly is not known to this service.")
-        allowed = await self._allowed(card, action, user_id)
+        refused = await self._refused(card, action, user_id)
         async with self._sessions.begin() as session:
-            if not allowed:
+            if refused is not None:
                 record(session, anomaly_id=anomaly_id, actor=user_id, action=action,
                        result="refused", now=self._clock.now(),
-                       detail={"namespace": card.client.namespace})
-                return Outcome(Verdict.REFUSED, _refusal(card, action), card)
+                       detail={"namespace": card.client.namespace, "why": refused,
+                               "state": card.state})
+                return Outcome(Verdict.REFUSED, _REFUSALS[refused](card, action), card)
             outcome = await self._compare_and_set(session, card, action, user_id)
         if outcome.verdict is Verdict.DECIDED and outcome.card is not None:
             self._on_decided(anomaly_id, outcome.card.state)
         return outcome
 
-    async def _allowed(self, card: Card, action: Action, user_id: str) -> bool:
+    async def _refused(self, card: Card, action: Action, user_id: str) -> str | None:
+        """Why the person may not do this (a key of ``_REFUSALS``); None when they may.
+
+        An escalated flow is decided by the war-room approvers; the namespace's own
+        approvers keep a say only when the rules do not hand the decision over."""
         if action is Action.ESCALATE and self._rules.escalation.anyone_may_escalate:
-            return True
+            return None
+        deciding_escalated = card.state is State.ESCALATED and action is not Action.ESCALATE
+        if deciding_escalated and await self._directory.is_approver(
+                user_id, self._rules.escalation.war_room_approvers):
+            return None
+        if deciding_escalated and self._rules.war_room_decides:
+            return HANDED_TO_WAR_ROOM
         if await self._directory.is_approver(user_id, self.approvers_for(card)):
-            return True
-        war_room = self._rules.escalation.war_room_approvers
-        return card.state is State.ESCALATED and await self._directory.is_approver(
-            user_id, war_room)
+            return None
+        return NOT_APPROVER
 
     def approvers_for(self, card: Card) -> Approvers:
         return self._rules.approvers_for(card.client.namespace)
@@ -108,8 +117,8 @@ class Decider:
                 changes["state"] = card.state  # a vote, not yet a decision
                 result = "vote"
         if action is Action.ESCALATE:
-            changes |= {"escalated_at": now, "escalation_reason": f"escalated by <@{user_id}>",
-                        "escalation_trigger": "click"}
+            changes |= {"escalated_at": now, "escalated_by": user_id,
+                        "escalation_reason": None, "escalation_trigger": "click"}
         elif changes["state"] is not card.state:
             changes |= {"decision": action, "decided_by": user_id, "decided_at": now}
         if changes["state"] is State.APPROVED:
@@ -132,9 +141,21 @@ class Decider:
 _DONE = {Action.APPROVE: "Approved.", Action.BLOCK: "Blocked.", Action.ESCALATE: "Escalated."}
 
 
-def _refusal(card: Card, action: Action) -> str:
+NOT_APPROVER, HANDED_TO_WAR_ROOM = "not an approver", "escalated"
+
+
+def _not_approver(card: Card, action: Action) -> str:
     return (f"You are not an approver for namespace `{card.client.namespace}`, so you cannot "
             f"{action} this flow. Ask an approver, or change the approvers in the config.")
+
+
+def _escalated(card: Card, action: Action) -> str:
+    return (f"This flow was escalated, so the war-room approvers decide it now: your "
+            f"{action} was not recorded. Say what you know in the war room.")
+
+
+_REFUSALS: dict[str, Callable[[Card, Action], str]] = {NOT_APPROVER: _not_approver,
+                                                        HANDED_TO_WAR_ROOM: _escalated}
 
 
 def _stale(card: Card, refused: NotAllowed) -> str:

@@ -3,8 +3,9 @@
 The composition root for a newcomer's machine: SQLite in the work directory instead of
 PostgreSQL, no Redis, the bundled sample flows replayed through the same validation, dedup
 and storage code as the Kafka consumer (:func:`ingest_lines`), ClientIntents YAML files in a
-directory instead of the cluster, and the local review page instead of Slack. Re-running on
-the same directory is safe: every sample event id is already stored, so the replay is a no-op.
+local git repository (one commit per approval) instead of the cluster, and the local review
+page instead of Slack. Re-running on the same directory is safe: every sample event id is
+already stored, so the replay is a no-op.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from chatbot.approvers import ApproverDirectory
 from chatbot.clock import Clock, SystemClock
 from chatbot.config.rules import Approvers, Escalation, Rules
 from chatbot.decisions import Decider
-from chatbot.intents.directory import DirectorySink
+from chatbot.intents.committing import CommittingSink
 from chatbot.pipeline.sources import LineTotals, ingest_lines
 from chatbot.review import make_review_app
 from chatbot.store import anomalies
@@ -82,7 +83,8 @@ async def open_demo(workdir: Path, *, clock: Clock | None = None) -> AsyncIterat
     try:
         await upgrade(engine)
         sessions = make_sessions(engine)
-        sink = DirectorySink(intents_dir)
+        # A local git repository, one commit per approval: `git log` shows the history.
+        sink = CommittingSink(intents_dir)
         applier = Applier(sessions=sessions, sink=sink, clock=clock)
         decider = Decider(sessions=sessions, rules=rules, clock=clock,
                           directory=ApproverDirectory(lookup=None),
@@ -153,6 +155,7 @@ def _print_where(demo: Demo, *, url: str, seconds: float, waiting: bool) -> None
           f"namespace; ready in {seconds:.1f}s)")
     print(f"ClientIntents: {demo.intents_dir}/<workload>.<namespace>.yaml, written when you "
           "approve")
+    print(f"history:       git -C {demo.intents_dir} log  (one commit per approval)")
     print(f"database:      {demo.database} (remove the folder to start over)")
     if waiting:
         print("Ctrl-C stops the demo.")

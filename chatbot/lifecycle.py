@@ -18,6 +18,8 @@ class State(StrEnum):
     APPLIED = "applied"
     APPLY_FAILED = "apply_failed"
     BLOCKED = "blocked"
+    PROPOSED = "proposed"
+    """Git sink: a pull request carries the approval; ``applied`` once it is merged."""
 
 
 class Action(StrEnum):
@@ -61,6 +63,22 @@ def transition(state: State, action: Action) -> Transition:
 
 # The service itself may also re-open a blocked flow that was retried after the block.
 SYSTEM_ESCALATABLE = frozenset({State.PENDING, State.BLOCKED})
+
+
+# What the git sink's proposal tracker may do on its own (no person's action): open the pull
+# request, see it merged, or see it closed unmerged, which puts the flow back to a decision.
+PROPOSAL_STEPS: dict[str, tuple[frozenset[State], State]] = {
+    "proposed": (frozenset({State.APPROVED, State.APPLY_FAILED}), State.PROPOSED),
+    "merged": (frozenset({State.PROPOSED}), State.APPLIED),
+    "closed": (frozenset({State.PROPOSED}), State.PENDING),
+}
+
+
+def proposal_step(state: State, outcome: str) -> State | None:
+    """The state a pull request's ``outcome`` moves an anomaly in ``state`` to, or None when
+    it does not apply (already moved on, e.g. a webhook and a poll reporting the same merge)."""
+    before, after = PROPOSAL_STEPS[outcome]
+    return after if state in before else None
 
 
 def allowed_actions(state: State) -> list[Action]:

@@ -32,6 +32,9 @@ from chatbot.decision_rules import refuse_risky_auto_approvals
 from chatbot.decisions import Decider
 from chatbot.escalation.escalator import Escalator
 from chatbot.escalation.leader import RedisLeader, SoleLeader
+from chatbot.gitops.proposer import Proposer
+from chatbot.intents.git_sink import GitSink
+from chatbot.intents.git_wiring import git_sink
 from chatbot.intents.sink import IntentsSink
 from chatbot.intents.wiring import intents_sink
 from chatbot.lifecycle import State
@@ -52,6 +55,7 @@ from chatbot.store.ingest import IngestResult
 from chatbot.store.migrate import upgrade
 from chatbot.store.seen_cache import RedisSeenCache
 from chatbot.supervisor import Supervisor
+from chatbot.web.forge_hook import Handler, forge_webhook
 from chatbot.web.server import Probe, Refresh, make_web_app
 
 log = logging.getLogger(__name__)
@@ -68,12 +72,13 @@ class Service:
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     decider: Decider
-    applier: Applier
+    applier: Applier | Proposer
+    """The git sink's proposer stands in for the applier (same wake/run)."""
     escalator: Escalator
     auto_decider: AutoDecider | None
     digest: DecisionDigest | None
     outbox: SlackOutbox
-    sink: IntentsSink
+    sink: IntentsSink | GitSink
     bolt: AsyncApp
     pipeline: KafkaPipeline | None
     probes: dict[str, Probe]
@@ -85,7 +90,8 @@ class Service:
         supervisor = Supervisor(stop)
         web_app = make_web_app(bolt=self.bolt, metrics=self.metrics, probes=self.probes,
                                alive=lambda: supervisor.alive,
-                               before_metrics=state_gauge(self.sessions, self.metrics))
+                               before_metrics=state_gauge(self.sessions, self.metrics),
+                               forge_webhook=self._forge_webhook())
         async with AsyncExitStack() as stack:
             await _listen(stack, web_app, settings.http_host, settings.http_port)
             log.info("listening on %s:%s", settings.http_host, settings.http_port)
@@ -109,6 +115,13 @@ class Service:
             finally:
                 await stack.aclose()
                 await supervisor.join()
+
+    def _forge_webhook(self) -> Handler | None:
+        git = self.settings.git
+        if git is None or not git.webhook_secret or not isinstance(self.applier, Proposer):
+            return None
+        return forge_webhook(forge=git.forge, secret=git.webhook_secret.reveal(),
+                             observe=self.applier.observe)
 
     async def _serve_dashboard(self, stack: AsyncExitStack) -> None:
         """The review page, read-only, on its own port (loopback unless configured otherwise)."""
@@ -141,24 +154,37 @@ async def open_service(settings: Settings, *, clock: Clock | None = None,
         stack.push_async_callback(engine.dispose)
         await upgrade(engine)
         sessions = make_sessions(engine)
-        client = web_client(settings.slack)
+        client = web_client(settings.slack, on_call=lambda method, outcome: metrics.slack_calls
+                            .labels(method, outcome).inc())
         if client.session is not None:
             stack.push_async_callback(client.session.close)
         bolt = bolt_app(settings.slack, client)
-        sink, cluster_ready = await intents_sink(settings)
-        stack.push_async_callback(sink.close)
+        sink: IntentsSink | GitSink
+        if settings.git is not None:
+            sink, cluster_ready, close_sink = await git_sink(settings)
+            stack.push_async_callback(close_sink)
+        else:
+            sink, cluster_ready = await intents_sink(settings)
+            stack.push_async_callback(sink.close)
         redis = Redis.from_url(settings.redis_url.reveal()) if settings.redis_url else None
         if redis is not None:
             stack.push_async_callback(redis.aclose)
 
-        outbox = SlackOutbox(sessions=sessions, client=client, clock=clock, rules=rules,
-                             on_call=lambda method, outcome: metrics.slack_calls.labels(
-                                 method, outcome).inc())
-        applier = Applier(sessions=sessions, sink=sink, clock=clock,
-                          on_changed=lambda _id: outbox.wake(),
-                          on_first_failure=lambda card: outbox.note_in_thread(
-                              card.anomaly_id, apply_failure(card)),
-                          observe_latency=metrics.apply_seconds.observe)
+        outbox = SlackOutbox(sessions=sessions, client=client, clock=clock, rules=rules)
+        applier: Applier | Proposer
+        if isinstance(sink, GitSink):
+            assert settings.git is not None
+            applier = Proposer(sessions=sessions, sink=sink, clock=clock,
+                               destination=settings.git.destination,
+                               batch_seconds=settings.git.batch_seconds,
+                               poll_seconds=settings.git.poll_seconds,
+                               on_changed=lambda _id: outbox.wake())
+        else:
+            applier = Applier(sessions=sessions, sink=sink, clock=clock,
+                              on_changed=lambda _id: outbox.wake(),
+                              on_first_failure=lambda card: outbox.note_in_thread(
+                                  card.anomaly_id, apply_failure(card)),
+                              observe_latency=metrics.apply_seconds.observe)
 
         directory = ApproverDirectory(lookup=group_lookup(client))
         queue = PendingQueue(sessions=sessions, rules=rules, directory=directory)

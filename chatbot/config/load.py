@@ -139,7 +139,8 @@ def _escalation(item: object, where: str) -> Escalation:
     doc = _mapping(item, where)
     _known(doc, {"pending_timeout", "retried_after_block_window", "anyone_may_escalate",
                  "war_room_approvers", "compliance_namespaces", "compliance_labels",
-                 "incident_channel", "responders", "timer_interval"}, where)
+                 "incident_channel", "responders", "timer_interval",
+                 "namespace_approvers_decide_escalated"}, where)
     incident = doc.get("incident_channel", "none")
     if incident not in ("none", "create"):
         raise ConfigError(f"{where}.incident_channel must be 'none' or 'create'")
@@ -150,6 +151,9 @@ def _escalation(item: object, where: str) -> Escalation:
     if not isinstance(anyone, bool):
         raise ConfigError(f"{where}.anyone_may_escalate must be true or false")
     war_room = doc.get("war_room_approvers")
+    both = doc.get("namespace_approvers_decide_escalated", False)
+    if not isinstance(both, bool):
+        raise ConfigError(f"{where}.namespace_approvers_decide_escalated must be true or false")
     return Escalation(
         pending_timeout_seconds=parse_duration(
             doc.get("pending_timeout", defaults.pending_timeout_seconds),
@@ -162,6 +166,7 @@ def _escalation(item: object, where: str) -> Escalation:
         war_room_approvers=(Approvers() if war_room is None else
                             _approvers(war_room, f"{where}.war_room_approvers",
                                        need_namespaces=False)),
+        namespace_approvers_decide_escalated=both,
         compliance_namespaces=(() if compliance is None else
                                _patterns(compliance, f"{where}.compliance_namespaces")),
         compliance_labels=_compliance_labels(doc.get("compliance_labels", {}),

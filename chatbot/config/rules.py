@@ -46,6 +46,9 @@ class Escalation:
     retried_after_block_window_seconds: float = 24 * 3600
     anyone_may_escalate: bool = False
     war_room_approvers: Approvers = field(default_factory=Approvers)
+    # Escalation hands the decision to the war-room approvers; true keeps the namespace's
+    # own approvers deciding as well (the original card keeps its buttons).
+    namespace_approvers_decide_escalated: bool = False
     # Client or target namespaces (globs) and client labels that make a flow critical and
     # escalate it at once, e.g. ``pci-*`` or ``compliance: [pci, hipaa]``.
     compliance_namespaces: tuple[str, ...] = ()
@@ -66,6 +69,14 @@ class Rules:
     # Ordered: the first matching rule decides (chatbot.decision_rules).
     decisions: tuple[DecisionRule, ...] = ()
     digest_seconds: float = 24 * 3600
+
+    @property
+    def war_room_decides(self) -> bool:
+        """Does an escalation take the decision from the namespace's approvers? Only when
+        there is a war room with approvers to hand it to, and the switch does not keep both."""
+        escalation = self.escalation
+        return (self.war_room_channel is not None and bool(escalation.war_room_approvers)
+                and not escalation.namespace_approvers_decide_escalated)
 
     def approvals_required(self, namespace: str) -> int:
         rule = first_match(self.quorum, namespace)

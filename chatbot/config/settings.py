@@ -7,9 +7,12 @@ settings object can be logged or put in an error message without leaking a token
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
+from urllib.parse import urlsplit
 
 from chatbot.errors import ConfigError
 
@@ -55,6 +58,38 @@ class SlackSettings:
     api_url: str = "https://slack.com/api/"
 
 
+GIT_FORGES = ("gitea", "github")
+GITHUB_API_URL = "https://api.github.com"
+
+
+@dataclass(frozen=True)
+class GitSettings:
+    """The git sink (``CHATBOT_INTENTS_SINK=git``): where approvals are proposed."""
+
+    url: str
+    """The repository's HTTPS clone URL, without credentials."""
+    forge: str
+    api_url: str
+    token: Secret | None
+    base_branch: str = "main"
+    folder: str = "intents"
+    batch_seconds: float = 60.0
+    poll_seconds: float = 30.0
+    webhook_secret: Secret | None = None
+    workdir: Path = Path(tempfile.gettempdir()) / "chatbot-git"
+
+    @property
+    def owner_and_repository(self) -> tuple[str, str]:
+        parts = [part for part in urlsplit(self.url).path.split("/") if part]
+        name = parts[-1].removesuffix(".git")
+        return parts[-2], name
+
+    @property
+    def destination(self) -> str:
+        """What batches are per: one repository folder on one base branch."""
+        return f"{self.url}#{self.base_branch}:{self.folder}"
+
+
 @dataclass(frozen=True)
 class Settings:
     kafka: KafkaSettings
@@ -72,6 +107,8 @@ class Settings:
     dashboard_hosts: tuple[str, ...] = ()
     intents_format: str = "clientintents"
     """``clientintents`` (Otterize) or ``networkpolicy`` (native networking.k8s.io/v1)."""
+    git: GitSettings | None = None
+    """Set when ``CHATBOT_INTENTS_SINK=git``."""
 
     @property
     def intents_directory(self) -> Path | None:
@@ -91,8 +128,10 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
         return Secret(value) if value else None
 
     sink = get("INTENTS_SINK", "kubernetes") or "kubernetes"
-    if sink != "kubernetes" and not (sink.startswith("directory:") and len(sink) > 10):
-        raise ConfigError("CHATBOT_INTENTS_SINK must be 'kubernetes' or 'directory:<path>'")
+    if sink not in ("kubernetes", "git") and not (sink.startswith("directory:")
+                                                  and len(sink) > 10):
+        raise ConfigError("CHATBOT_INTENTS_SINK must be 'kubernetes', 'directory:<path>' "
+                          "or 'git'")
     intents_format = (get("INTENTS_FORMAT", "clientintents") or "clientintents").lower()
     if intents_format not in INTENTS_FORMATS:
         raise ConfigError("CHATBOT_INTENTS_FORMAT must be 'clientintents' or 'networkpolicy', "
@@ -132,6 +171,7 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
         redis_url=secret("REDIS_URL"),
         kubeconfig=Path(kubeconfig) if kubeconfig else None,
         intents_sink=sink,
+        git=git_settings(get) if sink == "git" else None,
         intents_format=intents_format,
         http_host=get("HTTP_HOST", "0.0.0.0") or "0.0.0.0",  # noqa: S104 - serves Slack
         http_port=int(port),
@@ -142,3 +182,55 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
         dashboard_hosts=tuple(h.strip() for h in (get("DASHBOARD_HOSTS") or "").split(",")
                               if h.strip()),
     )
+
+
+def git_settings(get: _Get) -> GitSettings:
+    """``CHATBOT_GIT_*``: the repository, its forge and how often to batch and poll."""
+    url = get("GIT_URL")
+    parts = urlsplit(url or "")
+    if not url or parts.scheme not in ("http", "https") or len(
+            [p for p in parts.path.split("/") if p]) < 2:
+        raise ConfigError("CHATBOT_GIT_URL must be the repository's http(s) clone URL, e.g. "
+                          "https://github.com/org/gitops.git")
+    if parts.username or parts.password:
+        raise ConfigError("CHATBOT_GIT_URL must not carry credentials; put the token in "
+                          "CHATBOT_GIT_TOKEN")
+    forge = (get("GIT_FORGE") or ("github" if parts.hostname == "github.com" else "")).lower()
+    if forge not in GIT_FORGES:
+        raise ConfigError("CHATBOT_GIT_FORGE must be 'gitea' or 'github'")
+    api_url = get("GIT_API_URL") or (GITHUB_API_URL if forge == "github"
+                                     else f"{parts.scheme}://{parts.netloc}/api/v1")
+    token = get("GIT_TOKEN")
+    if not token:
+        raise ConfigError("CHATBOT_GIT_TOKEN is required: the sink pushes a branch and "
+                          "opens pull requests")
+    folder = (get("GIT_FOLDER", "intents") or "intents").strip("/")
+    if ".." in folder.split("/") or folder.startswith(".git"):
+        raise ConfigError(f"CHATBOT_GIT_FOLDER {folder!r} must stay inside the repository")
+    workdir = get("GIT_WORKDIR")
+    secret = get("GIT_WEBHOOK_SECRET")
+    return GitSettings(
+        url=url, forge=forge, api_url=api_url.rstrip("/"), token=Secret(token),
+        base_branch=get("GIT_BASE_BRANCH", "main") or "main", folder=folder,
+        batch_seconds=_seconds(get, "GIT_BATCH_SECONDS", 60.0),
+        poll_seconds=_seconds(get, "GIT_POLL_SECONDS", 30.0),
+        webhook_secret=Secret(secret) if secret else None,
+        workdir=Path(workdir) if workdir else GitSettings.workdir,
+    )
+
+
+class _Get(Protocol):
+    def __call__(self, name: str, default: str | None = None) -> str | None: ...
+
+
+def _seconds(get: _Get, name: str, default: float) -> float:
+    raw = get(name)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if value < 0:
+        raise ConfigError(f"CHATBOT_{name} must be a number of seconds, not {raw!r}")
+    return value

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from chatbot.card import ACTION_LOOKS, Card, target_details, target_label
+from chatbot.card import ACTION_LOOKS, Card, pull_request_look, target_details, target_label
 from chatbot.intents.document import targets_yaml
 from chatbot.lifecycle import OPEN_STATES, Action
 from chatbot.store.audit import Entry
@@ -42,10 +42,12 @@ def card_view(card: Card, *, intents_file: View | None = None) -> View:
         "decided_at": _iso(card.decided_at),
         "escalated_at": _iso(card.escalated_at),
         "escalation_reason": card.escalation_reason,
+        "escalated_by": card.escalated_by,
         "retried_after_block_at": _iso(card.retried_after_block_at),
         "apply_error": card.apply_error,
         "apply_attempts": card.apply_attempts,
         "applied_object": card.applied_object,
+        "pull_request": _pull_request(card),
         "intent_yaml": targets_yaml(card.client, card.target),
         "intents_file": intents_file,
     }
@@ -102,3 +104,8 @@ def parse_action(value: str) -> Action | None:
 
 def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat(timespec="seconds") if moment else None
+
+
+def _pull_request(card: Card) -> dict[str, str] | None:
+    look = pull_request_look(card)
+    return None if look is None else {"url": look.url, "state": look.state, "text": look.text}

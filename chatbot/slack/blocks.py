@@ -6,14 +6,32 @@ Limits respected here (Slack rejects larger): 50 blocks, section text 3000 chara
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
-from chatbot.card import ACTION_LOOKS, ActionLook, Card, target_details, target_label
+from chatbot.card import (
+    ACTION_LOOKS,
+    ActionLook,
+    Card,
+    pull_request_look,
+    target_details,
+    target_label,
+)
 from chatbot.intents.document import targets_yaml
 from chatbot.lifecycle import OPEN_STATES, State
 from chatbot.slack.ids import METADATA_EVENT_TYPE, ActionId, BlockId
-from chatbot.slack.mrkdwn import code, escape, fit, plain
+from chatbot.slack.mrkdwn import (
+    Mrkdwn,
+    code,
+    code_block,
+    date,
+    fit,
+    lines,
+    link,
+    markup,
+    mention,
+    plain,
+    prose,
+)
 from chatbot.slack.snooze_blocks import snooze_blocks
 
 Block = dict[str, Any]
@@ -22,13 +40,21 @@ _SEVERITY_ICON = {"low": ":large_blue_circle:", "medium": ":large_yellow_circle:
                   "high": ":large_orange_circle:", "critical": ":red_circle:"}
 
 
-def anomaly_message(card: Card) -> dict[str, Any]:
-    """Keyword arguments for ``chat.postMessage`` / ``chat.update`` (minus channel/ts)."""
+def anomaly_message(card: Card, *, war_room_decides: bool = False,
+                    snooze: bool = True) -> dict[str, Any]:
+    """Keyword arguments for ``chat.postMessage`` / ``chat.update`` (minus channel/ts).
+
+    ``snooze``: offer the snooze buttons (the card in the owners' channel; not the war room).
+
+    ``war_room_decides``: this is the original card of a flow whose escalation handed the
+    decision to the war-room approvers — it says so and offers no buttons."""
+    handed_off = war_room_decides and card.state is State.ESCALATED
     blocks: list[Block] = [_header(card), _facts(card), _intent(card)]
-    if card.state in OPEN_STATES and card.actions:
+    if card.state in OPEN_STATES and card.actions and not handed_off:
         blocks.append(decision_buttons(card))
-    blocks.extend(_outcome(card))
-    blocks.extend(snooze_blocks(card))
+    blocks.extend(_outcome(card, handed_off=handed_off))
+    if snooze and not handed_off:  # once the war room decides, its desk has no snooze
+        blocks.extend(snooze_blocks(card))
     blocks.append(_footer(card))
     return {"text": fallback_text(card), "blocks": blocks[:50]}
 
@@ -38,10 +64,11 @@ def message_metadata(card: Card) -> dict[str, Any]:
     return {"event_type": METADATA_EVENT_TYPE, "event_payload": {"anomaly_id": card.anomaly_id}}
 
 
-def fallback_text(card: Card) -> str:
-    text = (f"Flow anomaly in {card.cluster}: {card.client.namespace}/{card.client.name} → "
-            f"{target_label(card.target)} ({card.state.replace('_', ' ')})")
-    return fit(escape(text), 3000)
+def fallback_text(card: Card) -> Mrkdwn:
+    text = markup("Flow anomaly in {cluster}: {client} → {target} ({state})",
+                  cluster=card.cluster, client=f"{card.client.namespace}/{card.client.name}",
+                  target=target_label(card.target), state=card.state.replace("_", " "))
+    return fit(text, 3000)
 
 
 def decision_buttons(card: Card) -> Block:
@@ -51,12 +78,21 @@ def decision_buttons(card: Card) -> Block:
                          for action in card.actions]}
 
 
-def apply_failure(card: Card) -> str:
+def apply_failure(card: Card) -> Mrkdwn:
     """The thread reply when writing an approval first fails (later retries stay quiet)."""
-    error = escape(card.apply_error or "unknown error")
-    return fit(f":warning: Writing the ClientIntents for {code(card.client.namespace)}/"
-               f"{code(card.client.name)} failed: {error}. It is retried with backoff; this "
-               f"message's card shows the current state.", 3000)
+    return fit(markup(":warning: Writing the ClientIntents for {ns}/{name} failed: {error}. "
+                      "It is retried with backoff; this message's card shows the current "
+                      "state.", ns=code(card.client.namespace), name=code(card.client.name),
+                      error=code(card.apply_error or "unknown error")), 3000)
+
+
+def escalation_detail(card: Card) -> Mrkdwn | None:
+    """Who or what escalated the flow: a live mention for a click, the reason otherwise."""
+    if card.escalated_by:
+        return markup("escalated by {who}", who=mention(card.escalated_by))
+    if card.escalation_reason:
+        return markup("{reason}", reason=card.escalation_reason)
+    return None
 
 
 def _header(card: Card) -> Block:
@@ -71,66 +107,83 @@ def _header(card: Card) -> Block:
 
 
 def _facts(card: Card) -> Block:
-    facts = {
-        "Cluster": card.cluster,
-        "Client": f"{card.client.kind} {card.client.namespace}/{card.client.name}",
-        **target_details(card.target),
-        "Reason": card.reason.value,
-        "Severity": card.severity.value,
-        "Seen": f"{card.event_count}× (first {_when(card.first_seen)}, "
-                f"last {_when(card.last_seen)})",
+    # Every value from the event is inline code: it reads exactly as the sensor saw it,
+    # whatever asterisks, underscores or tildes a path or topic holds.
+    facts: dict[str, Mrkdwn] = {
+        "Cluster": code(card.cluster),
+        "Client": markup("{kind} {workload}", kind=card.client.kind,
+                         workload=code(f"{card.client.namespace}/{card.client.name}")),
+        **{label: code(value) for label, value in target_details(card.target).items()},
+        "Reason": markup("{reason}", reason=card.reason.value),
+        "Severity": markup("{severity}", severity=card.severity.value),
+        "Seen": markup("{count}× (first {first}, last {last})", count=str(card.event_count),
+                       first=date(card.first_seen), last=date(card.last_seen)),
     }
-    fields = [{"type": "mrkdwn", "text": fit(f"*{label}*\n{escape(value)}", 2000)}
+    fields = [{"type": "mrkdwn",
+               "text": fit(markup("*{label}*\n{value}", label=label, value=value), 2000)}
               for label, value in list(facts.items())[:10]]
     return {"type": "section", "block_id": BlockId.FACTS, "fields": fields}
 
 
 def _intent(card: Card) -> Block:
-    where = f"{code(card.client.name)} in {code(card.client.namespace)}"
-    lead = (f"*Approve adds to the ClientIntents of* {where}:" if card.state in OPEN_STATES
-            else f"*ClientIntents change for* {where}:")
-    lead = fit(lead, 600)
-    body = fit(escape(targets_yaml(card.client, card.target)).replace("```", "ˋˋˋ"),
-               3000 - len(lead) - 7)
+    where = markup("{name} in {namespace}", name=code(card.client.name),
+                   namespace=code(card.client.namespace))
+    lead = fit(markup("*Approve adds to the ClientIntents of* {where}:" if card.state in
+                      OPEN_STATES else "*ClientIntents change for* {where}:", where=where), 600)
+    body = code_block(targets_yaml(card.client, card.target), 3000 - len(lead) - 1)
     return {"type": "section", "block_id": BlockId.INTENT,
-            "text": {"type": "mrkdwn", "text": f"{lead}\n```{body}```"}}
+            "text": {"type": "mrkdwn", "text": f"{lead}\n{body}"}}
 
 
-def _outcome(card: Card) -> list[Block]:
-    lines: list[str] = []
-    who = f"<@{card.decided_by}>" if card.decided_by else "someone"
-    when = _when(card.decided_at) if card.decided_at else ""
+def _outcome(card: Card, *, handed_off: bool) -> list[Block]:
+    shown: list[Mrkdwn] = []
+    who = mention(card.decided_by) if card.decided_by else markup("someone")
+    when = date(card.decided_at) if card.decided_at else markup("")
     if card.escalated_at:
-        why = f": {escape(card.escalation_reason)}" if card.escalation_reason else ""
-        lines.append(f":rotating_light: *Escalated* {_when(card.escalated_at)}{why}")
+        detail = escalation_detail(card)
+        shown.append(markup(":rotating_light: *Escalated* {when}{why}",
+                            when=date(card.escalated_at),
+                            why=markup(": {detail}", detail=detail) if detail else markup("")))
+    if handed_off:
+        shown.append(markup(":busts_in_silhouette: The war-room approvers decide this flow "
+                            "now: Approve and Block are on its message in the war room."))
     if card.approvals and card.state in OPEN_STATES:
-        voters = ", ".join(f"<@{user}>" for user in card.approvals)
-        lines.append(f":ballot_box_with_ballot: Approvals so far: {voters} "
-                     f"({len(card.approvals)} of {card.approvals_required}); one Block ends it")
-    if card.state in (State.APPROVED, State.APPLIED, State.APPLY_FAILED):
-        lines.append(f":white_check_mark: *Approved* by {who} {when}")
+        voters = Mrkdwn(", ".join(mention(user) for user in card.approvals))
+        shown.append(markup(":ballot_box_with_ballot: Approvals so far: {voters} ({count} of "
+                            "{needed}); one Block ends it", voters=voters,
+                            count=str(len(card.approvals)),
+                            needed=str(card.approvals_required)))
+    if card.state in (State.APPROVED, State.APPLIED, State.APPLY_FAILED, State.PROPOSED):
+        shown.append(markup(":white_check_mark: *Approved* by {who} {when}", who=who, when=when))
+    pull_request = pull_request_look(card)
+    if pull_request is not None:
+        shown.append(markup(":twisted_rightwards_arrows: {link} ({state}): {text}",
+                            link=link(pull_request.url, "Pull request"),
+                            state=pull_request.state, text=pull_request.text))
     if card.state is State.APPROVED:
-        lines.append(":hourglass_flowing_sand: Writing the ClientIntents…")
-    if card.state is State.APPLIED and card.applied_object:
-        lines.append(f":package: ClientIntents {code(card.applied_object)} updated")
+        shown.append(markup(":hourglass_flowing_sand: Writing the ClientIntents…"))
+    if card.state is State.APPLIED and card.applied_object and pull_request is None:
+        shown.append(markup(":package: ClientIntents {name} updated",
+                            name=code(card.applied_object)))
     if card.state is State.APPLY_FAILED:
-        error = escape(card.apply_error or "unknown error")
-        lines.append(f":warning: Writing the ClientIntents failed (attempt "
-                     f"{card.apply_attempts}), retrying: {error}")
+        shown.append(markup(":warning: Writing the ClientIntents failed (attempt {attempt}), "
+                            "retrying: {error}", attempt=str(card.apply_attempts),
+                            error=code(card.apply_error or "unknown error")))
     if card.state is State.BLOCKED or (card.state is State.ESCALATED and
                                         card.decision == "block"):
-        lines.append(f":no_entry: *Blocked* by {who} {when}")
+        shown.append(markup(":no_entry: *Blocked* by {who} {when}", who=who, when=when))
         if card.retried_after_block_at:
-            lines.append(f":repeat: *Retried after block*: seen again "
-                         f"{_when(card.retried_after_block_at)}")
-    if not lines:
+            shown.append(markup(":repeat: *Retried after block*: seen again {when}",
+                                when=date(card.retried_after_block_at)))
+    if not shown:
         return []
     return [{"type": "section", "block_id": BlockId.OUTCOME,
-             "text": {"type": "mrkdwn", "text": fit("\n".join(lines), 3000)}}]
+             "text": {"type": "mrkdwn", "text": fit(lines(shown), 3000)}}]
 
 
 def _footer(card: Card) -> Block:
-    text = f"anomaly {code(card.short_id)} · {card.state.replace('_', ' ')}"
+    text = markup("anomaly {id} · {state}", id=code(card.short_id),
+                  state=card.state.replace("_", " "))
     return {"type": "context", "block_id": BlockId.FOOTER,
             "elements": [{"type": "mrkdwn", "text": text}]}
 
@@ -144,13 +197,7 @@ def _button(look: ActionLook, action_id: ActionId, value: str) -> Block:
         confirm = look.confirm
         button["confirm"] = {
             "title": {"type": "plain_text", "text": plain(confirm.title, 100)},
-            "text": {"type": "mrkdwn", "text": fit(confirm.text, 300)},
+            "text": {"type": "mrkdwn", "text": fit(prose(confirm.text), 300)},
             "confirm": {"type": "plain_text", "text": plain(confirm.confirm, 30)},
             "deny": {"type": "plain_text", "text": plain(confirm.deny, 30)}}
     return button
-
-
-def _when(moment: datetime) -> str:
-    """Slack renders this in each reader's time zone; the fallback is UTC ISO."""
-    epoch = int(moment.timestamp())
-    return f"<!date^{epoch}^{{date_short_pretty}} {{time}}|{moment.isoformat(timespec='seconds')}>"

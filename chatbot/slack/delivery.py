@@ -43,7 +43,3 @@ def retry_delay(error: SlackApiError) -> float:
         return min(MAX_RETRY, float(retry_after))
     log.warning("slack refused a call: %s (%s)", response.get("error"), response.status_code)
     return 5.0 if response.status_code >= 500 else 60.0
-
-
-def method_of(url: str) -> str:
-    return url.rstrip("/").rsplit("/", 1)[-1]

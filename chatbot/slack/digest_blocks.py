@@ -8,7 +8,7 @@ from typing import Any
 from chatbot.card import Card, target_label
 from chatbot.lifecycle import State
 from chatbot.slack.ids import DIGEST_EVENT_TYPE
-from chatbot.slack.mrkdwn import code, escape, fit
+from chatbot.slack.mrkdwn import Mrkdwn, code, escape, fit, prose
 
 _ICON = {State.BLOCKED: ":no_entry:"}
 MAX_LINES = 40  # one section of 3000 characters holds about this many
@@ -29,7 +29,8 @@ def digest_message(lines: list[tuple[Card, str]], *, key: str) -> dict[str, Any]
         "metadata": {"event_type": DIGEST_EVENT_TYPE, "event_payload": {"anomaly_id": key}},
         "blocks": [
             {"type": "section", "text": {"type": "mrkdwn", "text": f"*{escape(title)}*"}},
-            {"type": "section", "text": {"type": "mrkdwn", "text": fit("\n".join(rows), 3000)}},
+            {"type": "section",
+             "text": {"type": "mrkdwn", "text": fit(Mrkdwn("\n".join(rows)), 3000)}},
             {"type": "context", "elements": [{"type": "mrkdwn", "text": (
                 "No card was posted for these. Each stays revocable: find it by its id on "
                 "the review page or with `/flows`.")}]},
@@ -41,5 +42,5 @@ def _line(line: tuple[Card, str]) -> str:
     card, rule = line
     icon = _ICON.get(card.state, ":white_check_mark:")
     verb = "blocked" if card.decision == "block" else "approved"
-    flow = escape(f"{card.client.namespace}/{card.client.name} → {target_label(card.target)}")
+    flow = prose(f"{card.client.namespace}/{card.client.name} → {target_label(card.target)}")
     return f"{icon} {verb} {flow} by rule {code(rule)} · {code(card.short_id)}"

@@ -12,20 +12,21 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from chatbot.card import Card
 from chatbot.chaos import crash_point
 from chatbot.clock import Clock
 from chatbot.config.rules import Rules
 from chatbot.slack.blocks import anomaly_message, message_metadata
 from chatbot.slack.channels import ChannelDirectory
-from chatbot.slack.delivery import find_posted, method_of, retry_delay
+from chatbot.slack.delivery import find_posted, retry_delay
 from chatbot.slack.ids import METADATA_EVENT_TYPE
 from chatbot.slack.pacing import ChannelPacer
 from chatbot.slack.war_room import WarRoomDesk
@@ -51,7 +52,6 @@ class SlackOutbox:
         clock: Clock,
         rules: Rules | None = None,
         pacer: ChannelPacer | None = None,
-        on_call: Callable[[str, str], None] = lambda _method, _outcome: None,
     ) -> None:
         self._sessions = sessions
         self._client = client
@@ -62,7 +62,6 @@ class SlackOutbox:
         self._desk = (WarRoomDesk(sessions=sessions, client=client, rules=self._rules,
                                   clock=clock, channels=self._channels)
                       if self._rules.war_room_channel else None)
-        self._on_call = on_call
         self._lanes: dict[str, asyncio.Task[None]] = {}
         self._delivering: set[str] = set()  # channels whose lane is in the middle of an item
         self._stopping = False
@@ -156,7 +155,7 @@ class SlackOutbox:
             await self._deliver(kind, anomaly_id)
             self.healthy = True
         except SlackApiError as error:
-            delay = self._retry_delay(error)
+            delay = retry_delay(error)
             self._pacer.hold(channel, delay)
             await self._defer(kind, anomaly_id, delay)
             return bool(error.response.status_code != 429)
@@ -207,8 +206,7 @@ class SlackOutbox:
                 return
         response = await self._client.chat_postMessage(
             channel=delivery.channel, metadata=message_metadata(card), unfurl_links=False,
-            unfurl_media=False, **anomaly_message(card))
-        self._on_call("chat.postMessage", "ok")
+            unfurl_media=False, **self._message(card))
         crash_point("after_post")
         self._channels.remember(delivery.channel, str(response["channel"]))
         await self._record_post(fresh, str(response["channel"]), str(response["ts"]),
@@ -230,8 +228,7 @@ class SlackOutbox:
         card, delivery = stored.card, stored.delivery
         assert delivery.slack_channel_id and delivery.slack_ts
         await self._client.chat_update(channel=delivery.slack_channel_id, ts=delivery.slack_ts,
-                                       **anomaly_message(card))
-        self._on_call("chat.update", "ok")
+                                       **self._message(card))
         async with self._sessions.begin() as session:
             await messages.record_update(session, card.anomaly_id,
                                          revision=delivery.revision, version=card.version,
@@ -249,9 +246,8 @@ class SlackOutbox:
         try:
             await self._client.chat_postMessage(channel=delivery.slack_channel_id,
                                                 thread_ts=delivery.slack_ts, text=text)
-            self._on_call("chat.postMessage", "ok")
         except SlackApiError as error:
-            self._pacer.hold(delivery.channel, self._retry_delay(error))
+            self._pacer.hold(delivery.channel, retry_delay(error))
             log.warning("could not reply in the thread of %s", anomaly_id)
 
     async def _defer(self, kind: str, anomaly_id: str, delay: float) -> None:
@@ -263,6 +259,5 @@ class SlackOutbox:
             else:
                 await messages.defer_post(session, anomaly_id, until=later)
 
-    def _retry_delay(self, error: SlackApiError) -> float:
-        self._on_call(method_of(error.response.api_url), str(error.response.status_code))
-        return retry_delay(error)
+    def _message(self, card: Card) -> dict[str, Any]:
+        return anomaly_message(card, war_room_decides=self._rules.war_room_decides)

@@ -10,7 +10,7 @@ from typing import Any
 from chatbot.card import Card, target_label
 from chatbot.slack.blocks import decision_buttons
 from chatbot.slack.ids import PAGE_ACTION_ID
-from chatbot.slack.mrkdwn import code, escape, fit
+from chatbot.slack.mrkdwn import Mrkdwn, code, fit, prose
 
 Block = dict[str, Any]
 
@@ -27,7 +27,7 @@ def queue_blocks(cards: Sequence[Card], *, query: str, offset: int, total: int,
     blocks: list[Block] = [_text(f"*{total} pending flow(s) you may decide{where}* "
                                  f"(showing {offset + 1}–{offset + len(cards)}, oldest first)")]
     for card in cards:
-        flow = escape(f"{card.client.namespace}/{card.client.name} → "
+        flow = prose(f"{card.client.namespace}/{card.client.name} → "
                       f"{target_label(card.target)}")
         blocks.append(_text(f"{flow}\n{card.severity.value} · {card.state.value} · seen "
                             f"{card.event_count}× · {code(card.short_id)}"))
@@ -43,4 +43,4 @@ def queue_blocks(cards: Sequence[Card], *, query: str, offset: int, total: int,
 
 
 def _text(text: str) -> Block:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": fit(text, 3000)}}
+    return {"type": "section", "text": {"type": "mrkdwn", "text": fit(Mrkdwn(text), 3000)}}

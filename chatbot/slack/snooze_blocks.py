@@ -8,6 +8,7 @@ from typing import Any
 from chatbot.card import Card
 from chatbot.lifecycle import OPEN_STATES
 from chatbot.slack.ids import BlockId, SnoozeId
+from chatbot.slack.mrkdwn import date, markup, mention
 
 Block = dict[str, Any]
 
@@ -18,14 +19,10 @@ def snooze_blocks(card: Card) -> list[Block]:
         return []
     blocks: list[Block] = []
     if card.snoozed_until is not None:
-        until = card.snoozed_until
-        stamp = (f"<!date^{int(until.timestamp())}^{{date_short_pretty}} {{time}}|"
-                 f"{until.isoformat(timespec='minutes')}>")
-        who = f" by <@{card.snoozed_by}>" if card.snoozed_by else ""
-        blocks.append({"type": "context", "elements": [{
-            "type": "mrkdwn",
-            "text": f":zzz: Snoozed{who} until {stamp}: updates are held back unless its "
-                    f"severity rises."}]})
+        who = markup(" by {user}", user=mention(card.snoozed_by)) if card.snoozed_by else ""
+        text = markup(":zzz: Snoozed{who} until {until}: updates are held back unless its "
+                      "severity rises.", who=who, until=date(card.snoozed_until))
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": text}]})
     blocks.append({"type": "actions", "block_id": BlockId.SNOOZE, "elements": [
         {"type": "button", "action_id": snooze.value, "value": card.anomaly_id,
          "text": {"type": "plain_text", "text": snooze.label}} for snooze in SnoozeId]})

@@ -29,6 +29,7 @@ from chatbot.store.audit import record
 log = logging.getLogger(__name__)
 
 LEASE = timedelta(seconds=30)
+LINK_RETRY = timedelta(seconds=60)
 NAME_ATTEMPTS = 5
 
 
@@ -54,14 +55,28 @@ class WarRoomDesk:
         card, delivery = stored.card, stored.delivery
         if delivery.war_room_ts is None:
             await self._post(stored)
-        elif delivery.war_room_channel_id and delivery.war_room_version < card.version:
-            await self._client.chat_update(channel=delivery.war_room_channel_id,
-                                           ts=delivery.war_room_ts,
-                                           **war_room_message(card,
-                                                              permalink=await self._link(stored)))
+            return
+        if not delivery.war_room_channel_id:
+            return
+        behind = delivery.war_room_version < card.version
+        # Posted before the original card existed: once it does, the message gains its link.
+        unlinked = delivery.war_room_link is None and delivery.slack_ts is not None
+        if not (behind or unlinked):
+            return
+        permalink = delivery.war_room_link or await self._link(stored)
+        if not behind and permalink is None:
             async with self._sessions.begin() as session:
-                await messages.record_war_room_update(session, card.anomaly_id,
-                                                      version=card.version)
+                await messages.hold_war_room_link(session, card.anomaly_id,
+                                                  until=self._clock.now() + LINK_RETRY)
+            return
+        await self._client.chat_update(channel=delivery.war_room_channel_id,
+                                       ts=delivery.war_room_ts,
+                                       **war_room_message(card, permalink=permalink))
+        async with self._sessions.begin() as session:
+            await messages.record_war_room_update(session, card.anomaly_id,
+                                                  version=card.version)
+            if permalink and not delivery.war_room_link:
+                await messages.record_war_room_link(session, card.anomaly_id, link=permalink)
 
     async def _post(self, stored: Stored) -> None:
         war_room = self.channel
@@ -86,18 +101,24 @@ class WarRoomDesk:
             if found:
                 await self._posted(card, channel_id, found, reconciled=True)
                 return
+        permalink = await self._link(stored)
         response = await self._client.chat_postMessage(
             channel=target, metadata=escalation_metadata(card), unfurl_links=False,
-            **war_room_message(card, permalink=await self._link(stored)))
+            **war_room_message(card, permalink=permalink))
         await self._posted(card, str(response["channel"]), str(response["ts"]),
-                           reconciled=False)
+                           reconciled=False, link=permalink)
         if incident:
             await self._point(war_room, card, incident)
 
-    async def _posted(self, card: Card, channel_id: str, ts: str, *, reconciled: bool) -> None:
+    async def _posted(self, card: Card, channel_id: str, ts: str, *, reconciled: bool,
+                      link: str | None = None) -> None:
+        """``link``: the original card's permalink the message shows (None: unknown, or the
+        card was not posted yet — :meth:`deliver` adds it later)."""
         async with self._sessions.begin() as session:
             await messages.record_war_room_post(session, card.anomaly_id, channel_id=channel_id,
                                                 ts=ts, version=card.version)
+            if link:
+                await messages.record_war_room_link(session, card.anomaly_id, link=link)
             record(session, anomaly_id=card.anomaly_id, actor="system", action="war_room_post",
                    result="posted", now=self._clock.now(),
                    detail={"channel": channel_id, "ts": ts, "reconciled": reconciled})

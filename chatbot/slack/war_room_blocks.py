@@ -7,9 +7,9 @@ from __future__ import annotations
 from typing import Any
 
 from chatbot.card import Card, target_label
-from chatbot.slack.blocks import anomaly_message
+from chatbot.slack.blocks import anomaly_message, escalation_detail
 from chatbot.slack.ids import ESCALATION_EVENT_TYPE
-from chatbot.slack.mrkdwn import escape, fit
+from chatbot.slack.mrkdwn import Mrkdwn, channel, fit, link, markup
 
 TRIGGER_TEXT = {
     "click": "a person asked for it",
@@ -21,17 +21,21 @@ TRIGGER_TEXT = {
 
 
 def war_room_message(card: Card, *, permalink: str | None) -> dict[str, Any]:
-    base = anomaly_message(card)
+    """``permalink``: of the original card; None while that card is not posted yet (the
+    desk updates this message with the link once it is)."""
+    base = anomaly_message(card, snooze=False)  # a snooze quiets the owners' card only
     why = TRIGGER_TEXT.get(card.escalation_trigger or "", "it was escalated")
-    detail = f" ({escape(card.escalation_reason)})" if card.escalation_reason else ""
-    link = f" · <{permalink}|original message>" if permalink else ""
-    lead = {"type": "section", "block_id": "escalation.why",
-            "text": {"type": "mrkdwn",
-                     "text": fit(f":rotating_light: *Escalated because {why}*{detail}{link}",
-                                 3000)}}
-    text = fit(escape(f"Escalated flow in {card.cluster}: {card.client.namespace}/"
-                      f"{card.client.name} → {target_label(card.target)}"), 3000)
-    return {"text": text, "blocks": [base["blocks"][0], lead, *base["blocks"][1:]][:50]}
+    detail = escalation_detail(card)
+    lead = markup(":rotating_light: *Escalated because {why}*{detail}{link}", why=why,
+                  detail=markup(" ({detail})", detail=detail) if detail else Mrkdwn(),
+                  link=(markup(" · {link}", link=link(permalink, "original message"))
+                        if permalink else Mrkdwn()))
+    block = {"type": "section", "block_id": "escalation.why",
+             "text": {"type": "mrkdwn", "text": fit(lead, 3000)}}
+    text = fit(markup("Escalated flow in {cluster}: {client} → {target}", cluster=card.cluster,
+                      client=f"{card.client.namespace}/{card.client.name}",
+                      target=target_label(card.target)), 3000)
+    return {"text": text, "blocks": [base["blocks"][0], block, *base["blocks"][1:]][:50]}
 
 
 def escalation_metadata(card: Card) -> dict[str, Any]:
@@ -39,7 +43,8 @@ def escalation_metadata(card: Card) -> dict[str, Any]:
             "event_payload": {"anomaly_id": card.anomaly_id}}
 
 
-def incident_pointer(card: Card, incident_channel_id: str) -> str:
-    return fit(f":rotating_light: Incident channel <#{incident_channel_id}> opened for "
-               f"{escape(card.client.namespace)}/{escape(card.client.name)} → "
-               f"{escape(target_label(card.target))}", 3000)
+def incident_pointer(card: Card, incident_channel_id: str) -> Mrkdwn:
+    return fit(markup(":rotating_light: Incident channel {channel} opened for {client} → "
+                      "{target}", channel=channel(incident_channel_id),
+                      client=f"{card.client.namespace}/{card.client.name}",
+                      target=target_label(card.target)), 3000)

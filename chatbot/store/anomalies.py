@@ -45,6 +45,7 @@ class Changes(TypedDict, total=False):
     escalated_at: datetime | None
     escalation_reason: str | None
     escalation_trigger: str | None
+    escalated_by: str | None
     next_apply_at: datetime | None
     apply_attempts: int
     apply_error: str | None
@@ -55,6 +56,9 @@ class Changes(TypedDict, total=False):
     snoozed_until: datetime | None
     snoozed_by: str | None
     snoozed_rank: int | None
+    proposal_id: str | None
+    proposal_url: str | None
+    proposal_note: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +77,9 @@ class Delivery:
     war_room_version: int
     """The ``version`` the war-room message last showed (column ``war_room_revision``)."""
     incident_channel_id: str | None
+    war_room_link: str | None = None
+    """The original card's permalink as the war-room message shows it; None: it shows none
+    yet; ``""``: not known (posted before migration 0005 for a flow decided since)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,13 +189,17 @@ def _stored(row: Anomaly, rules: Rules | None) -> Stored:
         apply_error=row.apply_error, apply_attempts=row.apply_attempts,
         applied_object=row.applied_object, retried_after_block_at=row.retried_after_block_at,
         escalated_at=row.escalated_at, escalation_reason=row.escalation_reason,
-        escalation_trigger=row.escalation_trigger, approvals=tuple(row.approvals or ()),
+        escalation_trigger=row.escalation_trigger, escalated_by=row.escalated_by,
+        approvals=tuple(row.approvals or ()),
         approvals_required=needed, snoozed_until=row.snoozed_until,
-        snoozed_by=row.snoozed_by)
+        snoozed_by=row.snoozed_by, proposal_url=row.proposal_url,
+        proposal_note=row.proposal_note, slack_channel_id=row.slack_channel_id,
+        slack_ts=row.slack_ts)
     delivery = Delivery(
         channel=row.channel, slack_channel_id=row.slack_channel_id, slack_ts=row.slack_ts,
         post_attempted_at=row.post_attempted_at, revision=row.revision,
         message_revision=row.message_revision, war_room_channel_id=row.war_room_channel_id,
         war_room_ts=row.war_room_ts, war_room_attempted_at=row.war_room_attempted_at,
-        war_room_version=row.war_room_revision, incident_channel_id=row.incident_channel_id)
+        war_room_version=row.war_room_revision, incident_channel_id=row.incident_channel_id,
+        war_room_link=row.war_room_link)
     return Stored(card=card, delivery=delivery)

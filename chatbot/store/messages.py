@@ -50,13 +50,16 @@ async def due_cards(session: AsyncSession, *, now: datetime, counters_due: datet
 
 
 async def due_war_room(session: AsyncSession, *, now: datetime, limit: int) -> list[str]:
-    """Escalated anomalies whose war-room message is unposted (and not held) or behind."""
+    """Escalated anomalies whose war-room message is unposted (and not held), behind, or
+    still without the link to an original card that has been posted since (and not held)."""
+    not_held = or_(Anomaly.war_room_next_at.is_(None), Anomaly.war_room_next_at <= now)
     return list((await session.execute(
         select(Anomaly.id).where(Anomaly.escalated_at.is_not(None)).where(or_(
-            and_(Anomaly.war_room_ts.is_(None),
-                 or_(Anomaly.war_room_next_at.is_(None), Anomaly.war_room_next_at <= now)),
+            and_(Anomaly.war_room_ts.is_(None), not_held),
             and_(Anomaly.war_room_ts.is_not(None),
-                 Anomaly.war_room_revision < Anomaly.version)))
+                 Anomaly.war_room_revision < Anomaly.version),
+            and_(Anomaly.war_room_ts.is_not(None), Anomaly.war_room_link.is_(None),
+                 Anomaly.slack_ts.is_not(None), not_held)))
         .order_by(Anomaly.escalated_at).limit(limit))).scalars())
 
 
@@ -117,6 +120,21 @@ async def record_war_room_update(session: AsyncSession, anomaly_id: str, *,
     await changed_rows(session, update(Anomaly).where(Anomaly.id == anomaly_id)
                        .where(Anomaly.war_room_revision < version)
                        .values(war_room_revision=version))
+
+
+async def record_war_room_link(session: AsyncSession, anomaly_id: str, *, link: str) -> None:
+    """The war-room message now shows ``link`` to the original card (and keeps showing it:
+    later re-renders reuse it rather than asking Slack again)."""
+    await changed_rows(session, update(Anomaly).where(Anomaly.id == anomaly_id)
+                       .values(war_room_link=link, war_room_next_at=None))
+
+
+async def hold_war_room_link(session: AsyncSession, anomaly_id: str, *,
+                             until: datetime) -> None:
+    """Slack gave no link to the posted original card: ask again at ``until``."""
+    await changed_rows(session, update(Anomaly).where(Anomaly.id == anomaly_id)
+                       .where(Anomaly.war_room_ts.is_not(None))
+                       .values(war_room_next_at=until))
 
 
 async def defer_war_room(session: AsyncSession, anomaly_id: str, *, until: datetime) -> None:

@@ -102,7 +102,7 @@ class Anomaly(Base):
     incident_channel_id: Mapped[str | None] = mapped_column(String(32))
     approvals: Mapped[list[str]] = mapped_column(JSON, default=list)
 
-    # Triage (migration 0006): when the decision rules were checked (the outbox posts no
+    # Triage (migration 0003): when the decision rules were checked (the outbox posts no
     # card before, so a flow a rule decides never gets one), the deciding rule, the daily
     # digest that reported it, and a snooze (until when, by whom, at which severity rank).
     triaged_at: Mapped[datetime | None]
@@ -112,6 +112,16 @@ class Anomaly(Base):
     snoozed_until: Mapped[datetime | None]
     snoozed_by: Mapped[str | None] = mapped_column(String(64))
     snoozed_rank: Mapped[int | None] = mapped_column(Integer)
+    # Git sink (migration 0004): the batch (pull request) carrying the approval, its link,
+    # and what the card says when a closed pull request put the flow back to a decision.
+    proposal_id: Mapped[str | None] = mapped_column(String(64))
+    proposal_url: Mapped[str | None] = mapped_column(String(512))
+    proposal_note: Mapped[str | None] = mapped_column(String(300))
+    # Migration 0005: who clicked Escalate (the reason keeps words only), and the original
+    # card's link as the war-room message shows it (NULL: that message shows none yet; '':
+    # not known, for flows decided before the migration).
+    escalated_by: Mapped[str | None] = mapped_column(String(64))
+    war_room_link: Mapped[str | None] = mapped_column(String(1024))
 
     __table_args__ = (
         Index("ix_anomalies_state", "state"),
@@ -120,7 +130,34 @@ class Anomaly(Base):
         Index("ix_anomalies_detected_at", "detected_at"),
         Index("ix_anomalies_triaged_at", "triaged_at"),
         Index("ix_anomalies_auto_rule", "auto_rule", "digested_at"),
+        Index("ix_anomalies_proposal_id", "proposal_id"),
     )
+
+
+class Proposal(Base):
+    """One batch of approvals for one repository folder: a bot branch and its pull request.
+
+    ``state``: ``collecting`` (the window is open, or the pull request is not open yet),
+    ``open``, ``merged`` or ``closed`` (closed without merging)."""
+
+    __tablename__ = "proposals"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    destination: Mapped[str] = mapped_column(String(600))
+    branch: Mapped[str] = mapped_column(String(255))
+    opened_at: Mapped[datetime]
+    closes_at: Mapped[datetime]
+    state: Mapped[str] = mapped_column(String(16), default="collecting")
+    number: Mapped[int | None] = mapped_column(Integer)
+    url: Mapped[str | None] = mapped_column(String(512))
+    head_sha: Mapped[str | None] = mapped_column(String(64))
+    etag: Mapped[str | None] = mapped_column(String(200))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None]
+    error: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime]
+
+    __table_args__ = (Index("ix_proposals_state", "state"),)
 
 
 class SeenEvent(Base):

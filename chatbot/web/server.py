@@ -3,7 +3,8 @@
 ``/slack/events`` hands signed Slack requests to the bolt app (which verifies the v0
 signature and its 5-minute window); ``/healthz`` says the process is alive (503 once a
 supervised task died, in the moment before the process exits); ``/readyz`` asks each
-dependency probe; ``/metrics`` is the Prometheus exposition.
+dependency probe; ``/metrics`` is the Prometheus exposition; ``/forge/webhook`` (git sink
+with a webhook secret) takes signed pull-request events from the forge.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
 
 from chatbot.metrics import Metrics
+from chatbot.web.forge_hook import PATH as FORGE_WEBHOOK_PATH
+from chatbot.web.forge_hook import Handler
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +31,7 @@ PROBE_TIMEOUT = 3.0
 def make_web_app(
     *, bolt: AsyncApp | None, metrics: Metrics, probes: Mapping[str, Probe],
     alive: Callable[[], bool] = lambda: True, before_metrics: Refresh | None = None,
+    forge_webhook: Handler | None = None,
 ) -> web.Application:
     app = web.Application(client_max_size=1024 * 1024)
 
@@ -59,6 +63,8 @@ def make_web_app(
 
     if bolt is not None:
         app.router.add_post("/slack/events", slack_events)
+    if forge_webhook is not None:
+        app.router.add_post(FORGE_WEBHOOK_PATH, forge_webhook)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics_page)

@@ -5,11 +5,13 @@ own process. Mirrors the in-process methods of ``SlackStandin``:
 - ``GET  /_standin/calls?method=``             recorded Web API calls
 - ``GET  /_standin/messages?channel=``         a channel's messages (id or name)
 - ``GET  /_standin/ephemerals?channel=``       ephemeral messages
+- ``GET  /_standin/shown?channel=``            a channel's messages as a person reads them
 - ``GET  /_standin/channels``                  channels
 - ``POST /_standin/channels``    ``{"name", "members"?, "is_private"?}`` -> ``{"id"}``
 - ``POST /_standin/users``       ``{"name", "id"?, "real_name"?}`` -> ``{"id"}``
 - ``POST /_standin/usergroups``  ``{"id", "users", "handle"?}`` -> ``{"id"}``
-- ``POST /_standin/faults``      ``{"count", "status"?, "retry_after"?, "method"?, "error"?}``
+- ``POST /_standin/faults``      ``{"count", "status"?, "retry_after"?, "method"?, "error"?,
+  "channel"?}``
 - ``POST /_standin/rate_limit``  ``{"per_channel_per_second": float | null, "burst"?}``
 - ``POST /_standin/reset``       ``{"keep_setup"?}``
 - ``POST /_standin/respond/{channel}/{ts}``    an interaction's ``response_url``
@@ -49,6 +51,10 @@ def routes(standin: SlackStandin) -> list[web.RouteDef]:
         found = standin.ephemerals(request.query.get("channel"))
         return web.json_response({"ephemerals": [asdict(e) for e in found]})
 
+    async def shown(request: web.Request) -> web.Response:
+        found = standin.shown(request.query.get("channel", ""))
+        return web.json_response({"messages": [asdict(m) for m in found]})
+
     async def channels(request: web.Request) -> web.Response:
         found = standin.workspace.channels.values()
         return web.json_response({"channels": [c.to_api() for c in found]})
@@ -76,7 +82,8 @@ def routes(standin: SlackStandin) -> list[web.RouteDef]:
         retry_after = p.text(body, "retry_after") if "retry_after" in body else "1"
         standin.fail_next(p.integer(body, "count", 1), p.integer(body, "status", 429),
                           int(retry_after) if retry_after else None,
-                          p.text(body, "method"), error=p.text(body, "error"))
+                          p.text(body, "method"), error=p.text(body, "error"),
+                          channel=p.text(body, "channel"))
         return _ok()
 
     async def rate_limit(request: web.Request) -> web.Response:
@@ -106,6 +113,7 @@ def routes(standin: SlackStandin) -> list[web.RouteDef]:
         web.get("/_standin/calls", calls),
         web.get("/_standin/messages", messages),
         web.get("/_standin/ephemerals", ephemerals),
+        web.get("/_standin/shown", shown),
         web.get("/_standin/channels", channels),
         web.post("/_standin/channels", add_channel),
         web.post("/_standin/users", add_user),

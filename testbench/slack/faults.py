@@ -1,6 +1,7 @@
-"""Answers the stand-in gives instead of doing the work: injected faults (the next n calls
-get a 429 with ``Retry-After`` or a 5xx) and an optional per-channel posting rate limit like
-Slack's "about one message per second per channel, short bursts allowed"."""
+"""Answers the stand-in gives instead of doing the work: injected faults (the next n calls,
+of one method or to one channel if asked, get a 429 with ``Retry-After`` or a 5xx) and an
+optional per-channel posting rate limit like Slack's "about one message per second per
+channel, short bursts allowed"."""
 
 from __future__ import annotations
 
@@ -41,6 +42,8 @@ class Fault:
     retry_after: int | None
     method: str | None
     error: str
+    channel: str | None = None
+    """Only calls aimed at this channel ID (None: any call)."""
 
     def answer(self) -> Answer:
         headers = {"Retry-After": str(self.retry_after)} if self.retry_after is not None else {}
@@ -54,14 +57,14 @@ class Faults:
         self._pending: list[Fault] = []
 
     def add(self, count: int, *, status: int, retry_after: int | None, method: str | None,
-            error: str | None) -> None:
+            error: str | None, channel: str | None = None) -> None:
         if count > 0:
             self._pending.append(Fault(count, status, retry_after, method,
-                                       error or default_error(status)))
+                                       error or default_error(status), channel))
 
-    def take(self, method: str) -> Answer | None:
+    def take(self, method: str, channel_id: str | None = None) -> Answer | None:
         for fault in self._pending:
-            if fault.method in (None, method):
+            if fault.method in (None, method) and fault.channel in (None, channel_id):
                 fault.remaining -= 1
                 if fault.remaining == 0:
                     self._pending.remove(fault)

@@ -20,6 +20,7 @@ from testbench.slack import params as p
 from testbench.slack.calls import CallLog, RecordedCall
 from testbench.slack.faults import Answer, ChannelRateLimit, Faults
 from testbench.slack.methods import METHODS
+from testbench.slack.render import Shown, shown_ephemeral, shown_message
 from testbench.slack.socket_mode import SocketModeHub
 from testbench.slack.workspace import (
     Channel,
@@ -127,6 +128,13 @@ class SlackStandin:
         """The Home tab last published for ``user_id`` with ``views.publish``, if any."""
         return self.workspace.home_views.get(user_id)
 
+    def shown(self, channel: str) -> list[Shown]:
+        """The channel's messages as a person reads them (see ``render.py``), oldest first."""
+        return [shown_message(m, self.workspace) for m in self.messages(channel)]
+
+    def shown_ephemerals(self, channel: str | None = None) -> list[Shown]:
+        return [shown_ephemeral(e, self.workspace) for e in self.ephemerals(channel)]
+
     def channel_id(self, name: str) -> str:
         return self._channel(name).id
 
@@ -154,11 +162,14 @@ class SlackStandin:
         return usergroup_id
 
     def fail_next(self, n: int = 1, status: int = 429, retry_after: int | None = 1,
-                  method: str | None = None, *, error: str | None = None) -> None:
-        """Answer the next ``n`` calls (of ``method``, or any) with HTTP ``status`` and
-        ``{"ok": false, "error": ...}`` (``ratelimited`` for 429, ``internal_error`` for
-        5xx), with ``Retry-After`` unless ``retry_after`` is None."""
-        self.faults.add(n, status=status, retry_after=retry_after, method=method, error=error)
+                  method: str | None = None, *, error: str | None = None,
+                  channel: str | None = None) -> None:
+        """Answer the next ``n`` calls (of ``method``, or any; to ``channel``, a name or ID,
+        or any) with HTTP ``status`` and ``{"ok": false, "error": ...}`` (``ratelimited``
+        for 429, ``internal_error`` for 5xx), with ``Retry-After`` unless ``retry_after``
+        is None."""
+        self.faults.add(n, status=status, retry_after=retry_after, method=method, error=error,
+                        channel=self._channel(channel).id if channel else None)
 
     def enforce_rate_limit(self, per_channel_per_second: float | None = 1.0, *,
                            burst: int = 1) -> None:
@@ -189,7 +200,9 @@ class SlackStandin:
 
     def _answer(self, method: str, params: JSONObject, token: str | None,
                 problem: str | None) -> Answer:
-        fault = self.faults.take(method)
+        target = params.get("channel")
+        aimed = self.workspace.find_channel(target) if isinstance(target, str) else None
+        fault = self.faults.take(method, aimed.id if aimed else None)
         if fault is not None:
             return fault
         try:

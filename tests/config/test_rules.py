@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from chatbot.config.load import load_rules, rules_from_document
+from chatbot.config.rules import Rules
 from chatbot.config.settings import settings_from_env
 from chatbot.errors import ConfigError
 
@@ -77,3 +78,20 @@ def test_bad_settings_name_the_variable() -> None:
         settings_from_env({"CHATBOT_INTENTS_SINK": "s3"})
     with pytest.raises(ConfigError, match="CHATBOT_HTTP_PORT"):
         settings_from_env({"CHATBOT_HTTP_PORT": "http"})
+
+
+def test_escalation_hands_the_decision_to_the_war_room_unless_switched_off() -> None:
+    def rules(**escalation: object) -> Rules:
+        return rules_from_document({
+            "channels": {"default": "x", "war_room": "war"},
+            "escalation": {"war_room_approvers": {"users": ["U0SEC"]}, **escalation}})
+
+    assert rules().war_room_decides
+    assert not rules(namespace_approvers_decide_escalated=True).war_room_decides
+    # Nobody to hand it to: the namespace's approvers keep deciding.
+    assert not rules_from_document({"channels": {"default": "x", "war_room": "war"}}
+                                   ).war_room_decides
+    assert not rules_from_document({"channels": {"default": "x"}, "escalation": {
+        "war_room_approvers": {"users": ["U0SEC"]}}}).war_room_decides
+    with pytest.raises(ConfigError, match="namespace_approvers_decide_escalated"):
+        rules(namespace_approvers_decide_escalated="yes")

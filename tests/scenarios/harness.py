@@ -10,10 +10,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
 import orjson
 from aiokafka import AIOKafkaProducer
 from kubernetes_asyncio import client
 from kubernetes_asyncio.client import ApiClient
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select
 
 from chatbot.service import Service
@@ -109,6 +111,24 @@ class Bot:
         status, _ = await post_signed(self.url, interaction_body(payload),
                                       secret or self.secret, timestamp=timestamp)
         return status
+
+    async def click_in(self, channel_id: str, ts: str, anomaly_id: str, action: ActionId, *,
+                       user: str = OWNER) -> int:
+        """A click on any message showing the anomaly's buttons (the war-room one, say)."""
+        payload = block_actions_payload(user_id=user, action_id=action.value, value=anomaly_id,
+                                        channel_id=channel_id, message_ts=ts)
+        status, _ = await post_signed(self.url, interaction_body(payload), self.secret)
+        return status
+
+    async def slack_calls_counted(self) -> dict[tuple[str, str], float]:
+        """``slack_calls_total`` from the bot's ``/metrics``, by (method, outcome)."""
+        async with aiohttp.ClientSession() as http, http.get(
+                self.url.removesuffix("/slack/events") + "/metrics") as response:
+            text = await response.text()
+        return {(sample.labels["method"], sample.labels["outcome"]): sample.value
+                for family in text_string_to_metric_families(text)
+                if family.name == "slack_calls" for sample in family.samples
+                if sample.name == "slack_calls_total"}
 
     async def client_intents(self, namespace: str) -> list[dict[str, Any]]:
         listed = await client.CustomObjectsApi(self.kube).list_namespaced_custom_object(

@@ -19,7 +19,7 @@ from chatbot.events.model import (
 from chatbot.lifecycle import State
 from chatbot.slack.blocks import anomaly_message
 from chatbot.slack.ids import ActionId, BlockId
-from chatbot.slack.mrkdwn import fit
+from chatbot.slack.mrkdwn import Mrkdwn, fit
 
 T0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
@@ -97,8 +97,8 @@ def test_huge_values_are_truncated_to_block_kit_limits() -> None:
 
 
 def test_truncation_never_splits_an_escaped_character() -> None:
-    assert fit("ab&lt;cd", 5) == "ab…"
-    assert fit("abcdef", 10) == "abcdef"
+    assert fit(Mrkdwn("ab&lt;cd"), 5) == "ab…"
+    assert fit(Mrkdwn("abcdef"), 10) == "abcdef"
 
 
 def test_internet_targets_show_domain_and_port() -> None:
@@ -108,6 +108,24 @@ def test_internet_targets_show_domain_and_port() -> None:
 
 
 def test_an_escalated_card_offers_approve_and_block_only() -> None:
-    message = anomaly_message(card(state=State.ESCALATED, escalated_at=T0,
-                                   escalation_reason="escalated by <@U0X>"))
+    escalated = card(state=State.ESCALATED, escalated_at=T0, escalated_by="U0X",
+                     escalation_trigger="click")
+    message = anomaly_message(escalated)
     assert action_ids(message) == [ActionId.APPROVE, ActionId.BLOCK]
+    assert "escalated by <@U0X>" in texts(message)  # the service's own mention, live
+
+
+def test_a_card_handed_to_the_war_room_says_so_and_offers_nothing() -> None:
+    escalated = card(state=State.ESCALATED, escalated_at=T0, escalated_by="U0X")
+    message = anomaly_message(escalated, war_room_decides=True)
+    assert action_ids(message) == []
+    assert "war-room approvers decide this flow now" in texts(message)
+    # Only an escalated card is handed over; an open one keeps its buttons.
+    assert action_ids(anomaly_message(card(), war_room_decides=True)) == [
+        ActionId.APPROVE, ActionId.BLOCK, ActionId.ESCALATE]
+
+
+def test_truncation_never_splits_a_token_or_leaves_a_code_span_open() -> None:
+    assert fit(Mrkdwn("seen <!date^1795420800^{time}|x> ok"), 12) == "seen …"
+    assert fit(Mrkdwn("path `abcdefgh`"), 10) == "path …"
+    assert fit(Mrkdwn("by <@U0APPROVER>"), 9) == "by …"

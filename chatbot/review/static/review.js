@@ -56,15 +56,20 @@ function outcome(card) {
   const lines = [];
   const who = card.decided_by ? `@${card.decided_by}` : "someone";
   if (card.escalated_at) {
-    const why = card.escalation_reason ? `: ${people(card.escalation_reason)}` : "";
+    const reason = card.escalated_by ? `escalated by @${card.escalated_by}` : card.escalation_reason;
+    const why = reason ? `: ${people(reason)}` : "";
     lines.push(["escalated", `Escalated ${when(card.escalated_at)}${why}`]);
   }
-  if (["approved", "applied", "apply_failed"].includes(card.state)) {
+  if (["approved", "applied", "apply_failed", "proposed"].includes(card.state)) {
     lines.push(["approved", `Approved by ${who} ${when(card.decided_at)}`]);
   }
   if (card.state === "approved") lines.push(["waiting", "Writing the ClientIntents…"]);
   if (card.state === "applied" && card.applied_object) {
     lines.push(["applied", `ClientIntents written: ${card.applied_object}`]);
+  }
+  if (card.pull_request) {
+    lines.push(["pull-request", `Pull request (${card.pull_request.state}): ` +
+      `${card.pull_request.text} — ${card.pull_request.url}`]);
   }
   if (card.state === "apply_failed") {
     lines.push(["failed", `Writing the ClientIntents failed (attempt ${card.apply_attempts}), ` +
