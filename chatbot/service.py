@@ -24,6 +24,7 @@ import handlers
 from chatbot.applier import Applier
 from chatbot.approvers import ApproverDirectory
 from chatbot.auto_decisions import AutoDecider
+from chatbot.bulk import BulkDecider
 from chatbot.clock import Clock, SystemClock
 from chatbot.config.load import load_rules
 from chatbot.config.rules import Rules
@@ -204,7 +205,8 @@ async def open_service(settings: Settings, *, clock: Clock | None = None,
         snoozer = Snoozer(sessions=sessions, rules=rules, directory=directory, clock=clock,
                           on_snoozed=snoozed)
         handlers.register(bolt, decider=decider, queue=queue, snoozer=snoozer,
-                          home_tab=home_tab)
+                          home_tab=home_tab,
+                          bulk=BulkDecider(sessions=sessions, rules=rules, decider=decider))
         escalator = Escalator(sessions=sessions, rules=rules, clock=clock,
                               leader=RedisLeader(redis) if redis else SoleLeader(),
                               on_escalated=lambda _id: outbox.wake())

@@ -1,21 +1,26 @@
-"""Everything that arrives from chat: button actions, snoozes, the ``/flows`` command, the
-App Home tab, and the one error handler that answers the person when handling failed.
+"""Everything that arrives from chat: button actions, "Approve all" on grouped cards,
+snoozes, the ``/flows`` command, the App Home tab, and the one error handler that answers the
+person when handling failed.
 :func:`register` puts them all on a bolt app."""
 
 from __future__ import annotations
 
 from slack_bolt.async_app import AsyncApp
 
+from chatbot.bulk import BulkDecider
 from chatbot.decisions import Decider
 from chatbot.queue import PendingQueue
 from chatbot.slack.home import HomeTab
 from chatbot.snooze import Snoozer
-from handlers import actions, commands, errors, home, snooze
+from handlers import actions, commands, errors, groups, home, snooze
 
 
 def register(app: AsyncApp, *, decider: Decider, queue: PendingQueue | None = None,
-             snoozer: Snoozer | None = None, home_tab: HomeTab | None = None) -> None:
+             snoozer: Snoozer | None = None, home_tab: HomeTab | None = None,
+             bulk: BulkDecider | None = None) -> None:
     actions.register(app, decider=decider)
+    if bulk is not None:
+        groups.register(app, bulk=bulk)
     if queue is not None:
         commands.register(app, queue=queue)
     if snoozer is not None:

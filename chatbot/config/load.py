@@ -50,7 +50,7 @@ def load_rules(path: Path) -> Rules:
 def rules_from_document(doc: object, *, source: str = "config") -> Rules:
     top = _mapping(doc, source)
     _known(top, {"channels", "routes", "approvers", "escalation", "quorum", "decisions",
-                 "digest"}, source)
+                 "digest", "grouping"}, source)
     channels = _mapping(top.get("channels", {}), f"{source}: channels")
     _known(channels, {"default", "war_room"}, f"{source}: channels")
     default = _channel(channels.get("default"), f"{source}: channels.default")
@@ -71,7 +71,22 @@ def rules_from_document(doc: object, *, source: str = "config") -> Rules:
                      for i, item in enumerate(_list(top.get("quorum", []), f"{source}: quorum"))),
         decisions=decision_rules(top.get("decisions", []), f"{source}: decisions"),
         digest_seconds=_digest(top.get("digest", {}), f"{source}: digest"),
+        grouping_seconds=_grouping(top.get("grouping"), f"{source}: grouping"),
     )
+
+
+def _grouping(item: object, where: str) -> float | None:
+    """``grouping: {window: 2m}``: one card for a workload's new flows within the window."""
+    if item is None:
+        return None
+    doc = _mapping(item, where)
+    _known(doc, {"window"}, where)
+    if "window" not in doc:
+        raise ConfigError(f"{where}.window is required (such as 2m)")
+    seconds = parse_duration(doc["window"], f"{where}.window")
+    if seconds <= 0:
+        raise ConfigError(f"{where}.window must be longer than zero")
+    return seconds
 
 
 def _digest(item: object, where: str) -> float:

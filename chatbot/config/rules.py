@@ -69,6 +69,9 @@ class Rules:
     # Ordered: the first matching rule decides (chatbot.decision_rules).
     decisions: tuple[DecisionRule, ...] = ()
     digest_seconds: float = 24 * 3600
+    # ``grouping: {window: 2m}``: a workload's new flows within the window share one card;
+    # None (the default): one card per flow.
+    grouping_seconds: float | None = None
 
     @property
     def war_room_decides(self) -> bool:

@@ -48,7 +48,19 @@ class BlockId(StrEnum):
     SNOOZE = "anomaly.snooze"
 
 
+class GroupBlockId(StrEnum):
+    """A grouped card's blocks; rows and their buttons add the flow's short id."""
+
+    SUMMARY = "group.summary"
+    BULK = "group.bulk"
+    ROW = "group.row"
+    DECISION = "group.decision"
+    FOOTER = "group.footer"
+
+
 METADATA_EVENT_TYPE = "flow_anomaly"
+GROUP_EVENT_TYPE = "flow_anomaly_group"
+APPROVE_ALL_ACTION_ID = "group.approve_all"
 ESCALATION_EVENT_TYPE = "flow_anomaly_escalation"
 DIGEST_EVENT_TYPE = "flow_decision_digest"
 PAGE_ACTION_ID = "flows.page"

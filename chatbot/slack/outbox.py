@@ -27,10 +27,11 @@ from chatbot.config.rules import Rules
 from chatbot.slack.blocks import anomaly_message, message_metadata
 from chatbot.slack.channels import ChannelDirectory
 from chatbot.slack.delivery import find_posted, retry_delay
+from chatbot.slack.group_outbox import GroupDesk
 from chatbot.slack.ids import METADATA_EVENT_TYPE
 from chatbot.slack.pacing import ChannelPacer
 from chatbot.slack.war_room import WarRoomDesk
-from chatbot.store import anomalies, messages, triage
+from chatbot.store import anomalies, groups, messages, triage
 from chatbot.store.anomalies import Stored
 from chatbot.store.audit import record
 from chatbot.waiting import nap
@@ -39,8 +40,8 @@ log = logging.getLogger(__name__)
 
 POST_LEASE = timedelta(seconds=30)
 COUNTER_UPDATE_EVERY = timedelta(seconds=10)
-CARD, WAR_ROOM = "card", "war-room"
-Work = tuple[str, str]  # (CARD or WAR_ROOM, anomaly id)
+CARD, WAR_ROOM, GROUP = "card", "war-room", "group"
+Work = tuple[str, str]  # (CARD or WAR_ROOM, anomaly id) or (GROUP, group id)
 
 
 class SlackOutbox:
@@ -62,6 +63,9 @@ class SlackOutbox:
         self._desk = (WarRoomDesk(sessions=sessions, client=client, rules=self._rules,
                                   clock=clock, channels=self._channels)
                       if self._rules.war_room_channel else None)
+        self._groups = GroupDesk(sessions=sessions, client=client, clock=clock,
+                                 rules=self._rules, channels=self._channels,
+                                 post_lease=POST_LEASE)
         self._lanes: dict[str, asyncio.Task[None]] = {}
         self._delivering: set[str] = set()  # channels whose lane is in the middle of an item
         self._stopping = False
@@ -111,16 +115,23 @@ class SlackOutbox:
     async def _due(self, limit: int = 500) -> dict[str, list[Work]]:
         now = self._clock.now()
         await self._end_snoozes(now)
+        await self._groups.attach()
+        grouping = self._rules.grouping_seconds is not None
         async with self._sessions() as session:
             cards = await messages.due_cards(session, now=now,
                                              counters_due=now - COUNTER_UPDATE_EVERY,
                                              limit=limit,
-                                             rule_checked=bool(self._rules.decisions))
+                                             rule_checked=bool(self._rules.decisions),
+                                             grouping=grouping)
+            grouped = await groups.due(session, now=now,
+                                       counters_due=now - COUNTER_UPDATE_EVERY, limit=limit)
             escalated = (await messages.due_war_room(session, now=now, limit=limit)
                          if self._desk is not None and self._desk.channel is not None else [])
         work: dict[str, list[Work]] = defaultdict(list)
         for anomaly_id, channel in cards:
             work[channel].append((CARD, anomaly_id))
+        for group_id, channel in grouped:
+            work[channel].append((GROUP, group_id))
         if self._desk is not None and self._desk.channel is not None:
             work[self._desk.channel].extend((WAR_ROOM, anomaly_id) for anomaly_id in escalated)
         return work
@@ -172,6 +183,9 @@ class SlackOutbox:
             return await anomalies.load(session, anomaly_id, rules=self._rules)
 
     async def _deliver(self, kind: str, anomaly_id: str) -> None:
+        if kind == GROUP:
+            await self._groups.deliver(anomaly_id)
+            return
         stored = await self._load(anomaly_id)
         if stored is None:
             return
@@ -256,6 +270,8 @@ class SlackOutbox:
         async with self._sessions.begin() as session:
             if kind == WAR_ROOM:
                 await messages.defer_war_room(session, anomaly_id, until=later)
+            elif kind == GROUP:
+                await groups.defer_post(session, anomaly_id, until=later)
             else:
                 await messages.defer_post(session, anomaly_id, until=later)
 
