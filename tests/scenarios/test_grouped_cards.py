@@ -47,7 +47,9 @@ async def test_a_rollout_is_one_card_and_approve_all_sweeps_only_the_benign_flow
     await eventually(one_card_twelve_rows, within=30, what="one group card with 12 rows")
     [card] = bot.slack.messages("flow-alerts")
     assert card.metadata and card.metadata["event_type"] == GROUP_EVENT_TYPE
-    group_id = str(card.metadata["event_payload"]["anomaly_id"])
+    payload = card.metadata["event_payload"]
+    assert isinstance(payload, dict)
+    group_id = str(payload["anomaly_id"])
     shown = json.dumps(card.blocks, ensure_ascii=False)
     assert "*12 new flows*" in shown and "3 need their own decision" in shown
     assert "Approve all I may decide (9)" in shown
