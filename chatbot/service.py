@@ -24,6 +24,7 @@ import handlers
 from chatbot.applier import Applier
 from chatbot.approvers import ApproverDirectory
 from chatbot.auto_decisions import AutoDecider
+from chatbot.bulk import BulkDecider
 from chatbot.clock import Clock, SystemClock
 from chatbot.config.load import load_rules
 from chatbot.config.rules import Rules
@@ -46,8 +47,10 @@ from chatbot.review.app import make_review_app
 from chatbot.slack.blocks import apply_failure
 from chatbot.slack.client import bolt_app, group_lookup, web_client
 from chatbot.slack.digest import DecisionDigest
+from chatbot.slack.home import HomeTab
 from chatbot.slack.outbox import SlackOutbox
 from chatbot.slack.socket_mode import start_socket_mode
+from chatbot.snooze import Snoozer
 from chatbot.store import anomalies
 from chatbot.store.db import make_engine, make_sessions
 from chatbot.store.ingest import IngestResult
@@ -190,15 +193,26 @@ async def open_service(settings: Settings, *, clock: Clock | None = None,
                                   card.anomaly_id, apply_failure(card)),
                               observe_latency=metrics.apply_seconds.observe)
 
+        directory = ApproverDirectory(lookup=group_lookup(client))
+        queue = PendingQueue(sessions=sessions, rules=rules, directory=directory)
+        home_tab = HomeTab(client=client, queue=queue)
+
         def decided(_anomaly_id: str, _state: object) -> None:
             outbox.wake()
             applier.wake()
+            home_tab.refresh()
 
-        directory = ApproverDirectory(lookup=group_lookup(client))
+        def snoozed(_anomaly_id: str) -> None:
+            outbox.wake()
+            home_tab.refresh()
+
         decider = Decider(sessions=sessions, rules=rules, clock=clock, on_decided=decided,
                           directory=directory)
-        handlers.register(bolt, decider=decider, queue=PendingQueue(
-            sessions=sessions, rules=rules, directory=directory))
+        snoozer = Snoozer(sessions=sessions, rules=rules, directory=directory, clock=clock,
+                          on_snoozed=snoozed)
+        handlers.register(bolt, decider=decider, queue=queue, snoozer=snoozer,
+                          home_tab=home_tab,
+                          bulk=BulkDecider(sessions=sessions, rules=rules, decider=decider))
         escalator = Escalator(sessions=sessions, rules=rules, clock=clock,
                               leader=RedisLeader(redis) if redis else SoleLeader(),
                               on_escalated=lambda _id: outbox.wake())
@@ -207,6 +221,7 @@ async def open_service(settings: Settings, *, clock: Clock | None = None,
         if rules.decisions:  # without decision rules no card waits for a rule check
             def checked(_anomaly_id: str, state: State | None) -> None:
                 outbox.wake()
+                home_tab.refresh()
                 if state is State.APPROVED:
                     applier.wake()
 
@@ -221,6 +236,8 @@ async def open_service(settings: Settings, *, clock: Clock | None = None,
             if auto_decider is not None:
                 auto_decider.hint(result.new_anomalies)
             outbox.wake()
+            if result.new_anomalies:
+                home_tab.refresh()
 
         pipeline = (await kafka_pipeline(settings.kafka, sessions=sessions, rules=rules,
                                          clock=clock, metrics=metrics, on_stored=stored,

@@ -51,7 +51,7 @@ def load_rules(path: Path) -> Rules:
 def rules_from_document(doc: object, *, source: str = "config") -> Rules:
     top = _mapping(doc, source)
     _known(top, {"channels", "routes", "approvers", "escalation", "quorum", "decisions",
-                 "digest", "risk", "enforcement"}, source)
+                 "digest", "grouping", "risk", "enforcement"}, source)
     channels = _mapping(top.get("channels", {}), f"{source}: channels")
     _known(channels, {"default", "war_room"}, f"{source}: channels")
     default = _channel(channels.get("default"), f"{source}: channels.default")
@@ -74,7 +74,22 @@ def rules_from_document(doc: object, *, source: str = "config") -> Rules:
         digest_seconds=_digest(top.get("digest", {}), f"{source}: digest"),
         risk=risk_rules(top.get("risk"), f"{source}: risk"),
         enforcement=enforcement(top.get("enforcement"), f"{source}: enforcement"),
+        grouping_seconds=_grouping(top.get("grouping"), f"{source}: grouping"),
     )
+
+
+def _grouping(item: object, where: str) -> float | None:
+    """``grouping: {window: 2m}``: one card for a workload's new flows within the window."""
+    if item is None:
+        return None
+    doc = _mapping(item, where)
+    _known(doc, {"window"}, where)
+    if "window" not in doc:
+        raise ConfigError(f"{where}.window is required (such as 2m)")
+    seconds = parse_duration(doc["window"], f"{where}.window")
+    if seconds <= 0:
+        raise ConfigError(f"{where}.window must be longer than zero")
+    return seconds
 
 
 def _digest(item: object, where: str) -> float:

@@ -72,6 +72,9 @@ class Rules:
     digest_seconds: float = 24 * 3600
     risk: tuple[RiskRule, ...] = DEFAULT_RISK
     enforcement: Enforcement = field(default_factory=Enforcement)
+    # ``grouping: {window: 2m}``: a workload's new flows within the window share one card;
+    # None (the default): one card per flow.
+    grouping_seconds: float | None = None
 
     @property
     def war_room_decides(self) -> bool:

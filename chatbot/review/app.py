@@ -27,6 +27,7 @@ from chatbot.decisions import Decider, Verdict
 from chatbot.events.model import Workload
 from chatbot.intents.directory import DirectorySink
 from chatbot.lifecycle import OPEN_STATES, State
+from chatbot.review.filters import BadQuery, read_query
 from chatbot.review.guard import CSRF_HEADER, guard
 from chatbot.review.views import (
     View,
@@ -37,12 +38,12 @@ from chatbot.review.views import (
     parse_action,
 )
 from chatbot.store import anomalies as stored
+from chatbot.store import listing
 from chatbot.store.audit import entries
 
 STATIC = Path(__file__).with_name("static")
 ASSETS = {"review.js": "text/javascript", "review.css": "text/css",
           "favicon.svg": "image/svg+xml"}
-LIST_LIMIT = 500
 AUDIT_LIMIT = 200
 MAX_FILE_CHARS = 64 * 1024
 CurrentIntents = Callable[[Workload], Awaitable[tuple[str, ...] | None]]
@@ -87,10 +88,17 @@ def make_review_app(
             raise web.HTTPNotFound()
         return web.Response(body=assets[name], content_type=ASSETS[name])
 
-    async def anomalies(_request: web.Request) -> web.Response:
+    async def anomalies(request: web.Request) -> web.Response:
+        try:
+            query = read_query(request.query)
+        except BadQuery as refused:
+            return web.json_response({"error": str(refused)}, status=400)
         async with sessions() as session:
-            cards = await stored.cards(session, limit=LIST_LIMIT, rules=rules)
+            found = await listing.page(session, where=query.where, offset=query.offset,
+                                       limit=query.limit, rules=rules)
             counts = await stored.count_by_state(session)
+            namespaces = await listing.namespaces(session)
+        cards = found.cards
         texts = await _intents_files(cards, files)
         cards = await _in_context(cards, current_intents)
         return web.json_response({
@@ -100,6 +108,9 @@ def make_review_app(
             "actions": [] if read_only else action_views(),
             "counts": counts,
             "total": sum(counts.values()),
+            "namespaces": namespaces,
+            "page": {"offset": query.offset, "limit": query.limit,
+                     "matching": found.matching},
             "anomalies": [card_view(card, intents_file=texts.get(card.anomaly_id))
                           for card in cards],
         })

@@ -32,6 +32,7 @@ from chatbot.slack.mrkdwn import (
     plain,
     prose,
 )
+from chatbot.slack.snooze_blocks import snooze_blocks
 from chatbot.slack.trust_blocks import context_block, grant_block, record_lines
 
 Block = dict[str, Any]
@@ -40,8 +41,11 @@ _SEVERITY_ICON = {"low": ":large_blue_circle:", "medium": ":large_yellow_circle:
                   "high": ":large_orange_circle:", "critical": ":red_circle:"}
 
 
-def anomaly_message(card: Card, *, war_room_decides: bool = False) -> dict[str, Any]:
+def anomaly_message(card: Card, *, war_room_decides: bool = False,
+                    snooze: bool = True) -> dict[str, Any]:
     """Keyword arguments for ``chat.postMessage`` / ``chat.update`` (minus channel/ts).
+
+    ``snooze``: offer the snooze buttons (the card in the owners' channel; not the war room).
 
     ``war_room_decides``: this is the original card of a flow whose escalation handed the
     decision to the war-room approvers — it says so and offers no buttons."""
@@ -53,6 +57,8 @@ def anomaly_message(card: Card, *, war_room_decides: bool = False) -> dict[str, 
     if card.actions and not handed_off:
         blocks.append(decision_buttons(card))
     blocks.extend(_outcome(card, handed_off=handed_off))
+    if snooze and not handed_off:  # once the war room decides, its desk has no snooze
+        blocks.extend(snooze_blocks(card))
     blocks.append(_footer(card))
     return {"text": fallback_text(card), "blocks": blocks[:50]}
 

@@ -14,7 +14,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -31,10 +31,11 @@ from chatbot.lifecycle import OPEN_STATES
 from chatbot.slack.blocks import anomaly_message, message_metadata
 from chatbot.slack.channels import ChannelDirectory
 from chatbot.slack.delivery import find_posted, retry_delay
+from chatbot.slack.group_outbox import GroupDesk
 from chatbot.slack.ids import METADATA_EVENT_TYPE
 from chatbot.slack.pacing import ChannelPacer
 from chatbot.slack.war_room import WarRoomDesk
-from chatbot.store import anomalies, messages
+from chatbot.store import anomalies, groups, messages, triage
 from chatbot.store.anomalies import Stored
 from chatbot.store.audit import record
 from chatbot.waiting import nap
@@ -44,8 +45,8 @@ log = logging.getLogger(__name__)
 CurrentIntents = Callable[[Workload], Awaitable[tuple[str, ...] | None]]
 POST_LEASE = timedelta(seconds=30)
 COUNTER_UPDATE_EVERY = timedelta(seconds=10)
-CARD, WAR_ROOM = "card", "war-room"
-Work = tuple[str, str]  # (CARD or WAR_ROOM, anomaly id)
+CARD, WAR_ROOM, GROUP = "card", "war-room", "group"
+Work = tuple[str, str]  # (CARD or WAR_ROOM, anomaly id) or (GROUP, group id)
 
 
 class SlackOutbox:
@@ -69,6 +70,9 @@ class SlackOutbox:
         self._desk = (WarRoomDesk(sessions=sessions, client=client, rules=self._rules,
                                   clock=clock, channels=self._channels)
                       if self._rules.war_room_channel else None)
+        self._groups = GroupDesk(sessions=sessions, client=client, clock=clock,
+                                 rules=self._rules, channels=self._channels,
+                                 post_lease=POST_LEASE)
         self._lanes: dict[str, asyncio.Task[None]] = {}
         self._delivering: set[str] = set()  # channels whose lane is in the middle of an item
         self._stopping = False
@@ -101,6 +105,11 @@ class SlackOutbox:
         if self._lanes:
             await asyncio.gather(*self._lanes.values(), return_exceptions=True)
 
+    async def settle(self) -> None:
+        """Wait until every running lane has worked through its items (one-shot passes)."""
+        if self._lanes:
+            await asyncio.gather(*self._lanes.values(), return_exceptions=True)
+
     async def dispatch(self) -> int:
         """Start a lane for every channel that has due work and no lane running."""
         work = await self._due()
@@ -112,19 +121,35 @@ class SlackOutbox:
 
     async def _due(self, limit: int = 500) -> dict[str, list[Work]]:
         now = self._clock.now()
+        await self._end_snoozes(now)
+        await self._groups.attach()
+        grouping = self._rules.grouping_seconds is not None
         async with self._sessions() as session:
             cards = await messages.due_cards(session, now=now,
                                              counters_due=now - COUNTER_UPDATE_EVERY,
                                              limit=limit,
-                                             rule_checked=bool(self._rules.decisions))
+                                             rule_checked=bool(self._rules.decisions),
+                                             grouping=grouping)
+            grouped = await groups.due(session, now=now,
+                                       counters_due=now - COUNTER_UPDATE_EVERY, limit=limit)
             escalated = (await messages.due_war_room(session, now=now, limit=limit)
                          if self._desk is not None and self._desk.channel is not None else [])
         work: dict[str, list[Work]] = defaultdict(list)
         for anomaly_id, channel in cards:
             work[channel].append((CARD, anomaly_id))
+        for group_id, channel in grouped:
+            work[channel].append((GROUP, group_id))
         if self._desk is not None and self._desk.channel is not None:
             work[self._desk.channel].extend((WAR_ROOM, anomaly_id) for anomaly_id in escalated)
         return work
+
+    async def _end_snoozes(self, now: datetime) -> None:
+        """A snooze that is over brings its card back: cleared here (audited), the card
+        re-renders in this same pass with its counters and without the snooze line."""
+        async with self._sessions.begin() as session:
+            for ended in await triage.end_snoozes(session, now=now):
+                record(session, anomaly_id=ended.anomaly_id, actor="system",
+                       action="unsnooze", result=ended.why, now=now)
 
     async def _lane(self, channel: str, items: list[Work]) -> None:
         for kind, anomaly_id in items:
@@ -165,6 +190,9 @@ class SlackOutbox:
             return await anomalies.load(session, anomaly_id, rules=self._rules)
 
     async def _deliver(self, kind: str, anomaly_id: str) -> None:
+        if kind == GROUP:
+            await self._groups.deliver(anomaly_id)
+            return
         stored = await self._load(anomaly_id)
         if stored is None:
             return
@@ -255,6 +283,8 @@ class SlackOutbox:
         async with self._sessions.begin() as session:
             if kind == WAR_ROOM:
                 await messages.defer_war_room(session, anomaly_id, until=later)
+            elif kind == GROUP:
+                await groups.defer_post(session, anomaly_id, until=later)
             else:
                 await messages.defer_post(session, anomaly_id, until=later)
 

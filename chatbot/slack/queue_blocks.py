@@ -20,7 +20,7 @@ HELP = ("*/flows* lists the pending flows you may decide, oldest first, ten at a
 
 
 def queue_blocks(cards: Sequence[Card], *, query: str, offset: int, total: int,
-                 next_offset: int | None) -> list[Block]:
+                 next_offset: int | None, page_action: str = PAGE_ACTION_ID) -> list[Block]:
     where = f" matching {code(query)}" if query else ""
     if not cards:
         return [_text(f"No pending flows you may decide{where}.")]
@@ -36,7 +36,7 @@ def queue_blocks(cards: Sequence[Card], *, query: str, offset: int, total: int,
         blocks.append(buttons)
     if next_offset is not None:
         blocks.append({"type": "actions", "elements": [{
-            "type": "button", "action_id": PAGE_ACTION_ID,
+            "type": "button", "action_id": page_action,
             "text": {"type": "plain_text", "text": "Next page"},
             "value": json.dumps({"q": query[:200], "offset": next_offset})}]})
     return blocks[:50]

@@ -23,7 +23,7 @@ TRIGGER_TEXT = {
 def war_room_message(card: Card, *, permalink: str | None) -> dict[str, Any]:
     """``permalink``: of the original card; None while that card is not posted yet (the
     desk updates this message with the link once it is)."""
-    base = anomaly_message(card)
+    base = anomaly_message(card, snooze=False)  # a snooze quiets the owners' card only
     why = TRIGGER_TEXT.get(card.escalation_trigger or "", "it was escalated")
     detail = escalation_detail(card)
     lead = markup(":rotating_light: *Escalated because {why}*{detail}{link}", why=why,

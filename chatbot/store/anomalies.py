@@ -141,7 +141,11 @@ async def cards(session: AsyncSession, *, ids: Collection[str] | None = None,
     if limit is not None:
         query = query.limit(limit)
     rows = (await session.execute(query)).scalars().all()
-    found = [_stored(row, rules).card for row in rows]
+    return with_related([_stored(row, rules).card for row in rows])
+
+
+def with_related(found: list[Card]) -> list[Card]:
+    """Each card with the other open anomalies of its client workload among ``found``."""
     open_by_client: dict[tuple[str, ...], list[Card]] = {}
     for card in found:
         if card.state in OPEN_STATES:

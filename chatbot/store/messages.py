@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import and_, case, not_, or_, select, update
+from sqlalchemy import and_, case, false, not_, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chatbot.events.model import Severity
@@ -21,14 +21,18 @@ SEVERITY_RANK = case({s.value: s.rank for s in Severity}, value=Anomaly.severity
 
 
 async def due_cards(session: AsyncSession, *, now: datetime, counters_due: datetime,
-                    limit: int, rule_checked: bool = False) -> list[tuple[str, str]]:
+                    limit: int, rule_checked: bool = False,
+                    grouping: bool = False) -> list[tuple[str, str]]:
     """``(anomaly id, channel)`` of cards never posted (and not held), or whose message lags
     the row: at once for a state change, at most every so often for counters alone (those
     last rendered before ``counters_due``, and not while the flow is snoozed at its severity).
 
     A flow a decision rule decided never gets a card; with ``rule_checked`` (decision rules
-    are configured) a card also waits until the rules were asked."""
+    are configured) a card also waits until the rules were asked. A flow in a group is a row
+    of the group's message, never a card of its own; with ``grouping`` on every new flow
+    goes into a group (:mod:`chatbot.store.groups`), so none is posted alone."""
     unposted = and_(Anomaly.slack_ts.is_(None), Anomaly.auto_rule.is_(None),
+                    Anomaly.group_id.is_(None), false() if grouping else true(),
                     or_(Anomaly.next_post_at.is_(None), Anomaly.next_post_at <= now))
     if rule_checked:
         unposted = and_(unposted, Anomaly.triaged_at.is_not(None))
@@ -69,6 +73,7 @@ async def claim_post(session: AsyncSession, anomaly_id: str, *, now: datetime,
     return await changed_rows(session, update(Anomaly).where(Anomaly.id == anomaly_id)
                               .where(Anomaly.slack_ts.is_(None))
                               .where(Anomaly.auto_rule.is_(None))  # decided by a rule
+                              .where(Anomaly.group_id.is_(None))  # a row of a group card
                               .where(or_(Anomaly.next_post_at.is_(None),
                                          Anomaly.next_post_at <= now))
                               .values(next_post_at=until, post_attempted_at=now,

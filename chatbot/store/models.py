@@ -5,7 +5,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, Dialect, Index, Integer, MetaData, String, Text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Dialect,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -122,7 +133,10 @@ class Anomaly(Base):
     # not known, for flows decided before the migration).
     escalated_by: Mapped[str | None] = mapped_column(String(64))
     war_room_link: Mapped[str | None] = mapped_column(String(1024))
-    # Trust (migration 0006): each decision's, vote's and revoke's justification
+    # Migration 0006: the grouped card this flow is a row of (None: its own card, or not
+    # grouped yet while grouping is on — the outbox then posts nothing for it alone).
+    group_id: Mapped[str | None] = mapped_column(String(32))
+    # Trust (migration 0007): each decision's, vote's and revoke's justification
     # ({"by", "action", "text"}), who revoked the applied access, when, with what result, and
     # the client's ServiceAccount when the sensor reports it.
     justifications: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
@@ -139,7 +153,39 @@ class Anomaly(Base):
         Index("ix_anomalies_triaged_at", "triaged_at"),
         Index("ix_anomalies_auto_rule", "auto_rule", "digested_at"),
         Index("ix_anomalies_proposal_id", "proposal_id"),
+        Index("ix_anomalies_group_id", "group_id"),
         Index("ix_anomalies_client", "cluster", "client_namespace", "client_name"),
+    )
+
+
+class CardGroup(Base):
+    """One message for the new flows of one client workload that arrived inside a window.
+
+    ``message_version`` / ``message_revision``: the sums of the members' ``version`` and
+    ``revision`` the message last showed; a join or any member's change moves the live sums
+    past them, and the outbox re-renders."""
+
+    __tablename__ = "card_groups"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    cluster: Mapped[str] = mapped_column(String(253))
+    client_namespace: Mapped[str] = mapped_column(String(63))
+    client_name: Mapped[str] = mapped_column(String(253))
+    window_start: Mapped[datetime]
+    window_end: Mapped[datetime]
+    channel: Mapped[str] = mapped_column(String(80))
+    size: Mapped[int] = mapped_column(Integer, default=0)
+    slack_channel_id: Mapped[str | None] = mapped_column(String(32))
+    slack_ts: Mapped[str | None] = mapped_column(String(32))
+    post_attempted_at: Mapped[datetime | None]
+    next_post_at: Mapped[datetime | None]
+    message_version: Mapped[int] = mapped_column(Integer, default=0)
+    message_revision: Mapped[int] = mapped_column(Integer, default=0)
+    message_updated_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        UniqueConstraint("cluster", "client_namespace", "client_name", "window_start"),
+        Index("ix_card_groups_window_end", "window_end"),
     )
 
 

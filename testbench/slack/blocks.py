@@ -17,10 +17,11 @@ KNOWN_TYPES = frozenset({"section", "header", "context", "actions", "divider", "
                          "rich_text", "input", "file", "video", "markdown"})
 
 
-def block_errors(blocks: list[JSONObject]) -> list[str]:
+def block_errors(blocks: list[JSONObject], *, max_blocks: int = MAX_BLOCKS) -> list[str]:
+    """``max_blocks`` is 50 for a message, 100 for a modal or a Home tab."""
     errors = []
-    if len(blocks) > MAX_BLOCKS:
-        errors.append(f"no more than {MAX_BLOCKS} items allowed [json-pointer:/blocks]")
+    if len(blocks) > max_blocks:
+        errors.append(f"no more than {max_blocks} items allowed [json-pointer:/blocks]")
     for index, block in enumerate(blocks):
         errors.extend(_block(block, f"/blocks/{index}"))
     return errors

@@ -4,10 +4,13 @@
 from __future__ import annotations
 
 import base64
+import json
+import re
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 
 from testbench.slack import params as p
+from testbench.slack.blocks import block_errors
 from testbench.slack.params import Params
 from testbench.slack.views import views_open
 from testbench.slack.workspace import Ephemeral, JSONObject, Message, SlackError, Workspace
@@ -178,6 +181,34 @@ def users_info(ws: Workspace, params: Params) -> JSONObject:
     return {"ok": True, "user": ws.user(p.text(params, "user")).to_api()}
 
 
+MAX_VIEW_BYTES = 250_000
+MAX_VIEW_BLOCKS = 100
+
+
+def views_publish(ws: Workspace, params: Params) -> JSONObject:
+    """Replace ``user_id``'s Home tab (the stand-in keeps the last one per user). People who
+    click are not registered with the stand-in, so any well-formed user id is taken."""
+    user_id = p.text(params, "user_id") or ""
+    view = params.get("view")
+    if (not re.fullmatch(r"[UW][A-Z0-9]{2,20}", user_id) or not isinstance(view, dict)
+            or view.get("type") != "home"):
+        raise SlackError("invalid_arguments")
+    if len(json.dumps(view)) > MAX_VIEW_BYTES:
+        raise SlackError("view_too_large")
+    blocks = view.get("blocks")
+    if not isinstance(blocks, list) or not all(isinstance(b, dict) for b in blocks):
+        raise SlackError("invalid_arguments")
+    errors = block_errors(blocks, max_blocks=MAX_VIEW_BLOCKS)
+    if errors:
+        raise SlackError("invalid_arguments",
+                         response_metadata={"messages": [f"[ERROR] {e}" for e in errors]})
+    published: JSONObject = {**view, "id": f"V{ws.next_ts().replace('.', '')[-10:]}",
+                             "team_id": ws.team_id, "app_id": ws.app_id, "bot_id": ws.bot_id,
+                             "hash": ws.next_ts()}
+    ws.home_views[user_id] = published
+    return {"ok": True, "view": published}
+
+
 METHODS: dict[str, Method] = {
     "auth.test": auth_test,
     "chat.postMessage": chat_post_message,
@@ -193,6 +224,7 @@ METHODS: dict[str, Method] = {
     "usergroups.users.list": usergroups_users_list,
     "users.info": users_info,
     "views.open": views_open,
+    "views.publish": views_publish,
 }
 
 

@@ -162,3 +162,26 @@ async def post_signed(url: str, body: bytes, secret: str, *,
     async with aiohttp.ClientSession() as session, \
             session.post(url, data=body, headers=headers) as response:
         return response.status, await response.text()
+
+
+def event_callback_body(event: Mapping[str, object], *, team_id: str = TEAM_ID,
+                        api_app_id: str = APP_ID) -> bytes:
+    """The JSON body the Events API posts for ``event`` (e.g. ``app_home_opened``)."""
+    return json.dumps({
+        "token": VERIFICATION_TOKEN,
+        "team_id": team_id,
+        "api_app_id": api_app_id,
+        "event": {"event_ts": f"{time.time():.6f}", **event},
+        "type": "event_callback",
+        "event_id": f"Ev{secrets.token_hex(5).upper()}",
+        "event_time": int(time.time()),
+        "authorizations": [{"enterprise_id": None, "team_id": team_id, "user_id": "U0BENCHBOT1",
+                            "is_bot": True, "is_enterprise_install": False}],
+        "is_ext_shared_channel": False,
+    }, separators=(",", ":")).encode()
+
+
+def app_home_opened_event(*, user_id: str, tab: str = "home") -> dict[str, object]:
+    """An ``app_home_opened`` event: ``user_id`` opened the app's Home (or Messages) tab."""
+    return {"type": "app_home_opened", "user": user_id,
+            "channel": f"D{secrets.token_hex(5).upper()}", "tab": tab}

@@ -128,6 +128,10 @@ class SlackStandin:
         wanted = self._channel(channel).id if channel else None
         return [e for e in self.workspace.ephemerals if wanted in (None, e.channel)]
 
+    def home_view(self, user_id: str) -> JSONObject | None:
+        """The Home tab last published for ``user_id`` with ``views.publish``, if any."""
+        return self.workspace.home_views.get(user_id)
+
     def shown(self, channel: str) -> list[Shown]:
         """The channel's messages as a person reads them (see ``render.py``), oldest first."""
         return [shown_message(m, self.workspace) for m in self.messages(channel)]

@@ -172,6 +172,7 @@ class Workspace:
         self.views: list[JSONObject] = []
         """Modals opened with ``views.open``, as answered (with their ``id``)."""
         self.exchanged_triggers: set[str] = set()
+        self.home_views: dict[str, JSONObject] = {}  # user id -> the Home tab published last
         self._last_ts_us = 0
 
     # -- set-up -------------------------------------------------------------------------
@@ -269,6 +270,7 @@ class Workspace:
             messages.clear()
         self.ephemerals.clear()
         self.views.clear()
+        self.home_views.clear()
 
     def delete(self, channel: Channel, ts: str | None) -> None:
         message = self.message(channel, ts)

@@ -278,3 +278,24 @@ async def test_a_signed_click_drives_a_bolt_app_against_the_standin(
     [message] = slack_standin.messages("flow-alerts")
     assert message.text == "Approved by <@U0ALICE0001>"
     assert message.blocks == []
+
+
+async def test_views_publish_keeps_each_persons_last_home_tab_and_refuses_bad_views(
+        slack_standin: SlackStandin) -> None:
+    client = client_for(slack_standin)
+    first = await client.views_publish(user_id="U0ALICE", view={"type": "home", "blocks": CARD})
+    second = await client.views_publish(user_id="U0ALICE", view={"type": "home", "blocks": []})
+    assert first["view"]["id"] and second["view"]["blocks"] == []
+    home = slack_standin.home_view("U0ALICE")
+    assert home is not None and home["blocks"] == [] and slack_standin.home_view("U0BOB") is None
+
+    too_many = [{"type": "divider"}] * 101
+    for user_id, view in (("not-a-user", {"type": "home", "blocks": []}),
+                          ("U0ALICE", {"type": "modal", "blocks": []}),
+                          ("U0ALICE", {"type": "home", "blocks": too_many})):
+        with pytest.raises(SlackApiError) as refused:
+            await client.views_publish(user_id=user_id, view=view)
+        assert refused.value.response["error"] == "invalid_arguments"
+    assert len(slack_standin.calls("views.publish")) == 5
+    assert await client.views_publish(user_id="U0ALICE",
+                                      view={"type": "home", "blocks": too_many[:100]})

@@ -38,6 +38,7 @@ SCOPES_BY_METHOD: dict[str, frozenset[str]] = {
     "usergroups.users.list": frozenset({"usergroups:read"}),
     "users.info": frozenset({"users:read"}),
     "views.open": frozenset(),  # the justification modal: a trigger id, no scope
+    "views.publish": frozenset(),  # the App Home tab
 }
 # Made by the libraries rather than by a call in our source: bolt's auth.test at start-up,
 # the Socket Mode client's apps.connections.open.
@@ -144,10 +145,25 @@ def test_the_variants_differ_only_in_how_slack_reaches_the_bot() -> None:
     assert http == socket
 
 
-def test_no_event_subscriptions_while_no_listener_takes_events() -> None:
-    listens = any(re.search(r"\.(event|message)\(", text) for text in sources())
-    for path in (HTTP_MANIFEST, SOCKET_MANIFEST):
-        assert ("event_subscriptions" in manifest(path)["settings"]) == listens
+_EVENT = re.compile(r"""^EVENT\s*=\s*["']([\w.]+)["']""", re.MULTILINE)
+
+
+def listened_events() -> set[str]:
+    """Events the handlers listen to (``EVENT = "app_home_opened"`` next to ``app.event``)."""
+    return {name for text in sources() if ".event(" in text for name in _EVENT.findall(text)}
+
+
+def test_every_event_listener_names_its_event_where_the_scan_finds_it() -> None:
+    listeners = sum(len(re.findall(r"\.(?:event|message)\(", text)) for text in sources())
+    assert listeners == len(listened_events()) == 1
+
+
+@pytest.mark.parametrize("path", [HTTP_MANIFEST, SOCKET_MANIFEST], ids=["http", "socket-mode"])
+def test_the_manifest_subscribes_to_exactly_the_events_the_code_listens_to(path: Path) -> None:
+    subscriptions = manifest(path)["settings"].get("event_subscriptions", {})
+    assert set(subscriptions.get("bot_events", [])) == listened_events() == {"app_home_opened"}
+    assert ("request_url" in subscriptions) == (path == HTTP_MANIFEST)
+    assert manifest(path)["features"]["app_home"]["home_tab_enabled"] is True
 
 
 @pytest.mark.parametrize("path", [HTTP_MANIFEST, SOCKET_MANIFEST], ids=["http", "socket-mode"])

@@ -12,11 +12,12 @@ from typing import Any
 
 import pytest
 
-from chatbot.slack.ids import ActionId
+from chatbot.slack.ids import ActionId, SnoozeId
 from testbench.slack import Shown, SlackStandin
 from tests.scenarios.harness import OWNER, Bot, eventually, flow_event
 
 RESPONDER = "U0RESPONDER"
+SNOOZE = [snooze.label for snooze in SnoozeId]  # an open card also offers its snooze
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 # Printable, no spaces: a valid HTTP path that would be markup if Slack read it as such.
@@ -80,7 +81,7 @@ async def test_a_card_reads_as_the_sensor_saw_the_flow_from_pending_to_applied(
     pending = card(bot)
     assert f"POST {SHOWN_PATH}" in pending.text
     assert re.search(rf"1× \(first {DATE}, last {DATE}\)", pending.text), pending.text
-    assert pending.mentions == [] and pending.buttons == ["Approve", "Block", "Escalate"]
+    assert pending.mentions == [] and pending.buttons == ["Approve", "Block", "Escalate", *SNOOZE]
     assert_nobody_mentioned_by_the_event(pending)
     assert not [s for style, s in pending.styled if style != "code" and "bold" in s]
 
@@ -176,7 +177,7 @@ async def test_after_an_escalation_the_war_room_decides_not_the_namespace_approv
     row = await bot.anomaly(anomaly.id)
     assert row.war_room_channel_id and row.war_room_ts
     [message] = war_room(bot)
-    assert message.buttons == ["Approve", "Block"]
+    assert message.buttons == ["Approve", "Block"]  # the war-room message offers no snooze
     assert await bot.click_in(row.war_room_channel_id, row.war_room_ts, anomaly.id,
                               ActionId.APPROVE, user=RESPONDER) == 200
     await bot.state_is(anomaly.id, "applied")
@@ -196,7 +197,7 @@ async def test_the_rules_switch_lets_the_namespace_approver_decide_an_escalated_
     assert await bot.click(anomaly, ActionId.ESCALATE) == 200
     escalated = await shows(lambda: card(bot), "escalated by @owner",
                             what="the card marked escalated")
-    assert escalated.buttons == ["Approve", "Block"]
+    assert escalated.buttons == ["Approve", "Block", *SNOOZE]
     assert "war-room approvers decide" not in escalated.text
     assert await bot.click(anomaly, ActionId.APPROVE) == 200
     await bot.state_is(anomaly.id, "applied")

@@ -18,7 +18,7 @@ from chatbot.events.model import (
 )
 from chatbot.lifecycle import State
 from chatbot.slack.blocks import anomaly_message
-from chatbot.slack.ids import ActionId
+from chatbot.slack.ids import ActionId, BlockId
 from chatbot.slack.mrkdwn import Mrkdwn, fit
 
 T0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -40,8 +40,9 @@ def texts(message: dict[str, Any]) -> str:
 
 
 def action_ids(message: dict[str, Any]) -> list[str]:
+    """The decision buttons (the snooze buttons sit in a block of their own)."""
     return [element["action_id"] for block in message["blocks"] if block["type"] == "actions"
-            for element in block["elements"]]
+            and block.get("block_id") != BlockId.SNOOZE for element in block["elements"]]
 
 
 def test_a_pending_card_offers_approve_block_escalate_for_its_anomaly() -> None:

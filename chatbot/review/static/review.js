@@ -14,6 +14,10 @@ const view = {
   tab: "all", actions: [], cards: new Map(), confirming: new Set(), busy: new Set(),
   openFiles: new Set(), noticeTimer: 0, as: USER, drafts: new Map(), fieldErrors: new Map(),
 };
+// The list is filtered and paged by the server (?namespace=&severity=&state=&offset=&limit=).
+const PAGE_SIZE = 50;
+const TAB_STATES = { all: "", open: "open", decided: "decided", audit: "" };
+const listing = { namespace: "", severity: "", offset: 0, matching: 0 };
 
 function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -239,7 +243,49 @@ function render(data) {
   document.getElementById("n-war-room").textContent =
     data.anomalies.filter((card) => card.war_room).length;
   document.getElementById("empty").hidden = data.total > 0;
+  renderPaging(data);
   applyTab();
+}
+
+function listUrl() {
+  const query = new URLSearchParams({ offset: listing.offset, limit: PAGE_SIZE });
+  if (listing.namespace) query.set("namespace", listing.namespace);
+  if (listing.severity) query.set("severity", listing.severity);
+  if (TAB_STATES[view.tab]) query.set("state", TAB_STATES[view.tab]);
+  return `/api/anomalies?${query}`;
+}
+
+function renderPaging(data) {
+  listing.matching = data.page.matching;
+  const select = document.getElementById("f-namespace");
+  const known = [...select.options].map((o) => o.value).slice(1);
+  if (known.join("\n") !== data.namespaces.join("\n")) {
+    select.replaceChildren(el("option", { value: "" }, "all"),
+      ...data.namespaces.map((ns) => el("option", { value: ns }, ns)));
+    select.value = listing.namespace;
+  }
+  const first = data.anomalies.length ? listing.offset + 1 : 0;
+  document.getElementById("page-info").textContent =
+    `${first}–${listing.offset + data.anomalies.length} of ${listing.matching}`;
+  document.getElementById("page-prev").disabled = listing.offset === 0;
+  document.getElementById("page-next").disabled =
+    listing.offset + data.anomalies.length >= listing.matching;
+}
+
+function turnTo(offset) {
+  listing.offset = Math.max(0, offset);
+  refresh();
+}
+
+function bindFilters() {
+  for (const [id, key] of [["f-namespace", "namespace"], ["f-severity", "severity"]]) {
+    document.getElementById(id).addEventListener("change", (event) => {
+      listing[key] = event.target.value;
+      turnTo(0);
+    });
+  }
+  document.getElementById("page-prev").addEventListener("click", () => turnTo(listing.offset - PAGE_SIZE));
+  document.getElementById("page-next").addEventListener("click", () => turnTo(listing.offset + PAGE_SIZE));
 }
 
 function applyTab() {
@@ -309,7 +355,7 @@ async function decide(id, action, justification) {
 async function refresh() {
   const live = document.getElementById("live");
   try {
-    const response = await fetch("/api/anomalies", { credentials: "same-origin" });
+    const response = await fetch(listUrl(), { credentials: "same-origin" });
     if (!response.ok) throw new Error(`HTTP ${response.status}`);
     render(await response.json());
     if (view.tab === "audit") {
@@ -349,9 +395,10 @@ document.addEventListener("DOMContentLoaded", () => {
         other.classList.toggle("active", other === tab);
       }
       applyTab();
-      refresh();
+      turnTo(0);
     });
   }
+  bindFilters();
   document.getElementById("with-detections").addEventListener("change", refresh);
   poll();
 });

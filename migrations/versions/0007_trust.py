@@ -1,8 +1,8 @@
 """Trust: justifications with every decision, revoke (who, when, result), the client's
 ServiceAccount, and an index to find the other anomalies of one client workload.
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-11-24
 """
 
@@ -13,8 +13,8 @@ from alembic import op
 
 from chatbot.store.models import UtcDateTime
 
-revision = "0006"
-down_revision = "0005"
+revision = "0007"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
