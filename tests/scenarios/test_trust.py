@@ -44,7 +44,9 @@ def denied(**kwargs: Any) -> dict[str, Any]:
 
 
 def buttons(message: Any) -> dict[str, dict[str, Any]]:
-    return {e["action_id"]: e for b in message.blocks if b["type"] == "actions"
+    """The decision buttons (the snooze buttons have their own block)."""
+    return {e["action_id"]: e for b in message.blocks
+            if b["type"] == "actions" and b.get("block_id") == BlockId.DECISION
             for e in b["elements"]}
 
 
