@@ -210,6 +210,7 @@ async def reopen_revoked(session: AsyncSession, ids: Collection[str], *,
         # over (and the rule check is not run again, so a revoked flow is not re-approved).
         "auto_rule": None, "snoozed_until": None, "snoozed_by": None, "snoozed_rank": None,
         "proposal_id": None, "proposal_url": None, "proposal_note": None,
+        "group_id": None,  # a new card (or a row of a new group), not the old message
     }
     connection = await session.connection()
     reopened = await connection.execute(
