@@ -18,12 +18,14 @@ from typing import BinaryIO, Literal, TextIO
 
 import orjson
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
 
 from chatbot.config.settings import KafkaSettings
-from chatbot.errors import BadEvent
+from chatbot.errors import BadEvent, Unreachable
 from chatbot.events.fingerprint import fingerprint
 from chatbot.events.parse import parse_event
 from chatbot.pipeline.kafka_clients import producer_kwargs
+from chatbot.unreachable import cause, kafka_problem
 
 KeyBy = Literal["fingerprint-or-none", "workload", "none"]
 IN_FLIGHT = 1000
@@ -47,7 +49,14 @@ async def produce(
     """
     settings = replace(kafka or KafkaSettings(bootstrap=None), bootstrap=bootstrap)
     producer = AIOKafkaProducer(**producer_kwargs(settings))
-    await producer.start()
+    try:
+        await producer.start()
+    except Exception as error:
+        await producer.stop()
+        problem = kafka_problem(bootstrap, error)
+        if problem is None:
+            raise
+        raise Unreachable(problem) from error
     sent = 0
     pending: list[Awaitable[object]] = []
     try:
@@ -65,6 +74,9 @@ async def produce(
                             print(f"produced {sent + len(pending)} records to {topic}",
                                   file=report, flush=True)
         sent += await _settle(pending)
+    except KafkaError as error:
+        raise Unreachable(f"Kafka at {bootstrap} stopped taking records after {sent}: "
+                          f"{cause(error)}") from error
     finally:
         await producer.stop()
     print(f"produced {sent} records to {topic}", file=report, flush=True)

@@ -14,9 +14,10 @@ id is already stored, so the replay is a no-op.
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Collection, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +47,7 @@ SECOND_USER = "U0DEMO2"
 """A second approver the page can switch to, for flows that need two."""
 COMPLIANCE = ("pci-*",)
 SAMPLES = Path(__file__).with_name("samples") / "flows.jsonl"
+WILDCARDS = frozenset({"0.0.0.0", "::", ""})  # noqa: S104 - names, not a bind
 REPLAY_BATCH = 8  # small batches so the progress line moves; the sample file is tiny
 
 
@@ -86,8 +88,29 @@ class Demo:
             return sum((await anomalies.count_by_state(session)).values())
 
 
+def unusable_workdir(workdir: Path) -> str | None:
+    """Why the demo could not keep its database and write ClientIntents files under
+    ``workdir``, or None. Creates the folders (that is what the demo does next anyway) and
+    writes and removes one probe file in each."""
+    for folder in (workdir, workdir / "intents"):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            probe = folder / f".write-check-{os.getpid()}"
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as error:
+            return f"cannot write to {folder} ({error.strerror or error})"
+    return None
+
+
+def _page_url(host: str, port: int) -> str:
+    shown = "127.0.0.1" if host in WILDCARDS else host
+    return f"http://{f'[{shown}]' if ':' in shown else shown}:{port}/"
+
+
 @asynccontextmanager
-async def open_demo(workdir: Path, *, clock: Clock | None = None) -> AsyncIterator[Demo]:
+async def open_demo(workdir: Path, *, clock: Clock | None = None,
+                    extra_hosts: Collection[str] = ()) -> AsyncIterator[Demo]:
     """Build every part of the demo over ``workdir`` (created if missing); close on exit."""
     await asyncio.to_thread(workdir.mkdir, parents=True, exist_ok=True)
     root = await asyncio.to_thread(workdir.resolve)
@@ -109,6 +132,7 @@ async def open_demo(workdir: Path, *, clock: Clock | None = None) -> AsyncIterat
         review_app = make_review_app(sessions=sessions, decider=decider,
                                      intents_dir=intents_dir, user_id=DEMO_USER,
                                      read_only=False, also_as=(SECOND_USER,),
+                                     extra_hosts=extra_hosts,
                                      current_intents=current.targets)
         try:
             yield Demo(engine=engine, sessions=sessions, rules=rules, clock=clock,
@@ -121,18 +145,23 @@ async def open_demo(workdir: Path, *, clock: Clock | None = None) -> AsyncIterat
 
 
 async def run_demo(*, workdir: Path, port: int, stop: asyncio.Event,
-                   exit_after_replay: bool) -> int:
+                   exit_after_replay: bool, host: str = "127.0.0.1",
+                   allow_hosts: Collection[str] = ()) -> int:
     logs.configure("WARNING", json_lines=False)
     started = time.monotonic()
-    async with open_demo(workdir) as demo:
+    problem = await asyncio.to_thread(unusable_workdir, workdir)
+    if problem is not None:  # the alternative is a demo whose every approval fails to apply
+        print(f"chatbot demo: {problem}; pick another folder with --workdir", file=sys.stderr)
+        return 2
+    async with open_demo(workdir, extra_hosts=allow_hosts) as demo:
         runner = web.AppRunner(demo.review_app, access_log=None)
         await runner.setup()
         try:
-            await web.TCPSite(runner, "127.0.0.1", port).start()
+            await web.TCPSite(runner, host, port).start()
         except OSError as error:
             await runner.cleanup()
-            print(f"chatbot demo: cannot listen on 127.0.0.1:{port} ({error.strerror}); "
-                  "pick another with --port", file=sys.stderr)
+            print(f"chatbot demo: cannot listen on {host}:{port} ({error.strerror}); "
+                  "pick another with --port (or --host)", file=sys.stderr)
             return 1
         finished = asyncio.Event()
         applying = asyncio.create_task(demo.applier.run(finished), name="applier")
@@ -145,8 +174,9 @@ async def run_demo(*, workdir: Path, port: int, stop: asyncio.Event,
             if escalated:
                 print(f"war room:      {escalated} flows escalated (critical, or in "
                       f"{', '.join(COMPLIANCE)})", flush=True)
-            _print_where(demo, url=f"http://127.0.0.1:{_bound_port(runner, port)}/",
-                         seconds=time.monotonic() - started, waiting=not exit_after_replay)
+            _print_where(demo, url=_page_url(host, _bound_port(runner, port)),
+                         seconds=time.monotonic() - started, waiting=not exit_after_replay,
+                         wildcard=host in WILDCARDS)
             if not exit_after_replay:
                 await stop.wait()
         finally:
@@ -175,9 +205,14 @@ async def _replay_samples(demo: Demo) -> None:
           f"({totals.new_anomalies} new{seen}{bad})", flush=True)
 
 
-def _print_where(demo: Demo, *, url: str, seconds: float, waiting: bool) -> None:
+def _print_where(demo: Demo, *, url: str, seconds: float, waiting: bool,
+                 wildcard: bool) -> None:
     print(f"review page:   {url}  (you decide as {DEMO_USER} or {SECOND_USER}, approvers "
           f"for every namespace; ready in {seconds:.1f}s)")
+    if wildcard:
+        print("               (listening on every interface: the page answers at any address "
+              "of this machine you connect to; behind a port mapping add --allow-host "
+              "NAME:PORT as your browser shows it)")
     print("risk rules:    risky approvals ask first; payment data needs a justification and "
           "two approvers; Revoke takes an applied approval back")
     print(f"ClientIntents: {demo.intents_dir}/<workload>.<namespace>.yaml, written when you "

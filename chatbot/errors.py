@@ -33,3 +33,17 @@ class BadEvent(PermanentError):
 
 class ConfigError(PermanentError):
     """The configuration is invalid; the message names the offending key."""
+
+
+class ConfigProblems(ConfigError):
+    """Every problem found in the settings and the rules file at once, each naming its key,
+    so one run tells the whole story instead of one missing setting per run."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = tuple(problems)
+
+
+class Unreachable(TemporaryError):
+    """A dependency did not answer: the message names where it is (never a password) and
+    what happened, in one line a person can act on."""

@@ -146,12 +146,14 @@ def rules_from(settings: Settings) -> Rules:
 
 
 @asynccontextmanager
-async def open_service(settings: Settings, *, clock: Clock | None = None,
+async def open_service(settings: Settings, *, rules: Rules | None = None,
+                       clock: Clock | None = None,
                        with_kafka: bool = True) -> AsyncIterator[Service]:
-    """Build the service; everything opened so far is closed on the way out, whether the
-    block ends, raises, or building itself fails half way."""
+    """Build the service (``rules`` when already loaded, else from the settings); everything
+    opened so far is closed on the way out, whether the block ends, raises, or building
+    itself fails half way."""
     clock = clock or SystemClock()
-    rules = rules_from(settings)
+    rules = rules or rules_from(settings)
     metrics = Metrics()
     async with AsyncExitStack() as stack:
         engine = make_engine(settings.database_url.reveal())

@@ -19,16 +19,19 @@ Example::
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
 from chatbot.config.load_decisions import decision_rules
+from chatbot.config.patterns import pattern_problem
 from chatbot.config.risk import enforcement, risk_rules
 from chatbot.config.rules import Approvers, Escalation, Quorum, Route, Rules
-from chatbot.errors import ConfigError
+from chatbot.errors import ConfigError, ConfigProblems
+
+_T = TypeVar("_T")
 
 _USER_ID = re.compile(r"[UW][A-Z0-9]{2,}")
 _GROUP_ID = re.compile(r"S[A-Z0-9]{2,}")
@@ -37,10 +40,12 @@ _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0
 
 
 def load_rules(path: Path) -> Rules:
+    """The rules in ``path``; :class:`ConfigProblems` lists every bad key in the file."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
+        raise ConfigError(f"CHATBOT_CONFIG: cannot read the rules file {path}: "
+                          f"{exc.strerror}") from exc
     try:
         doc = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -48,34 +53,63 @@ def load_rules(path: Path) -> Rules:
     return rules_from_document(doc or {}, source=str(path))
 
 
+class _Report:
+    """Collects the problems of every item, so one run names all of them; an item that has
+    a problem is left out of the result, which is then never used."""
+
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+
+    def each(self, value: object, where: str, parse: Callable[[object, str], _T]
+             ) -> tuple[_T, ...]:
+        try:
+            items = _list(value, where)
+        except ConfigError as error:
+            self.problems.append(str(error))
+            return ()
+        parsed = []
+        for i, item in enumerate(items):
+            result = self.one(parse, item, f"{where}[{i}]")
+            if result is not None:
+                parsed.append(result)
+        return tuple(parsed)
+
+    def one(self, parse: Callable[[object, str], _T], value: object, where: str) -> _T | None:
+        try:
+            return parse(value, where)
+        except ConfigProblems as error:
+            self.problems.extend(error.problems)
+        except ConfigError as error:
+            self.problems.append(str(error))
+        return None
+
+
 def rules_from_document(doc: object, *, source: str = "config") -> Rules:
+    """Parse a rules document, or raise :class:`ConfigProblems` naming every bad key."""
     top = _mapping(doc, source)
-    _known(top, {"channels", "routes", "approvers", "escalation", "quorum", "decisions",
-                 "digest", "grouping", "risk", "enforcement"}, source)
-    channels = _mapping(top.get("channels", {}), f"{source}: channels")
-    _known(channels, {"default", "war_room"}, f"{source}: channels")
-    default = _channel(channels.get("default"), f"{source}: channels.default")
-    if default is None:
-        raise ConfigError(f"{source}: channels.default is required (the channel for unrouted "
-                          "anomalies)")
-    return Rules(
-        default_channel=default,
-        war_room_channel=_channel(channels.get("war_room"), f"{source}: channels.war_room"),
-        routes=tuple(_route(item, f"{source}: routes[{i}]")
-                     for i, item in enumerate(_list(top.get("routes", []), f"{source}: routes"))),
-        approvers=tuple(
-            _approvers(item, f"{source}: approvers[{i}]")
-            for i, item in enumerate(_list(top.get("approvers", []), f"{source}: approvers"))
-        ),
-        escalation=_escalation(top.get("escalation", {}), f"{source}: escalation"),
-        quorum=tuple(_quorum(item, f"{source}: quorum[{i}]")
-                     for i, item in enumerate(_list(top.get("quorum", []), f"{source}: quorum"))),
-        decisions=decision_rules(top.get("decisions", []), f"{source}: decisions"),
-        digest_seconds=_digest(top.get("digest", {}), f"{source}: digest"),
-        risk=risk_rules(top.get("risk"), f"{source}: risk"),
-        enforcement=enforcement(top.get("enforcement"), f"{source}: enforcement"),
-        grouping_seconds=_grouping(top.get("grouping"), f"{source}: grouping"),
-    )
+    report = _Report()
+    report.one(lambda value, where: _known(_mapping(value, where), {
+        "channels", "routes", "approvers", "escalation", "quorum", "decisions", "digest",
+        "grouping", "risk", "enforcement"}, where), top, source)
+    channels = report.one(_channels, top.get("channels", {}), f"{source}: channels")
+    routes = report.each(top.get("routes", []), f"{source}: routes", _route)
+    approvers = report.each(top.get("approvers", []), f"{source}: approvers", _approvers)
+    escalation = report.one(_escalation, top.get("escalation", {}), f"{source}: escalation")
+    quorum = report.each(top.get("quorum", []), f"{source}: quorum", _quorum)
+    decisions = report.one(decision_rules, top.get("decisions", []), f"{source}: decisions")
+    digest = report.one(_digest, top.get("digest", {}), f"{source}: digest")
+    grouping = report.one(lambda value, where: (_grouping(value, where),),
+                          top.get("grouping"), f"{source}: grouping")
+    risk = report.one(risk_rules, top.get("risk"), f"{source}: risk")
+    enforced = report.one(enforcement, top.get("enforcement"), f"{source}: enforcement")
+    if (report.problems or channels is None or escalation is None or decisions is None
+            or digest is None or grouping is None or risk is None or enforced is None):
+        raise ConfigProblems(report.problems)
+    default, war_room = channels
+    return Rules(default_channel=default, war_room_channel=war_room, routes=routes,
+                 approvers=approvers, escalation=escalation, quorum=quorum,
+                 decisions=decisions, digest_seconds=digest, grouping_seconds=grouping[0],
+                 risk=risk, enforcement=enforced)
 
 
 def _grouping(item: object, where: str) -> float | None:
@@ -102,6 +136,16 @@ def _digest(item: object, where: str) -> float:
     return seconds
 
 
+def _channels(value: object, where: str) -> tuple[str, str | None]:
+    channels = _mapping(value, where)
+    _known(channels, {"default", "war_room"}, where)
+    default = _channel(channels.get("default"), f"{where}.default")
+    if default is None:
+        raise ConfigError(f"{where}.default is required (the channel for unrouted "
+                          "anomalies)")
+    return default, _channel(channels.get("war_room"), f"{where}.war_room")
+
+
 def parse_duration(value: object, where: str) -> float:
     """``90``, ``"90s"``, ``"30m"``, ``"2h"`` → seconds."""
     if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
@@ -122,7 +166,15 @@ def _route(item: object, where: str) -> Route:
                  channel=channel)
 
 
-def _approvers(item: object, where: str, *, need_namespaces: bool = True) -> Approvers:
+def _approvers(item: object, where: str) -> Approvers:
+    approvers = _people(item, where, need_namespaces=True)
+    if not approvers:
+        raise ConfigError(f"{where} names no users and no groups: nobody could approve for "
+                          f"{', '.join(approvers.namespaces)}")
+    return approvers
+
+
+def _people(item: object, where: str, *, need_namespaces: bool = False) -> Approvers:
     doc = _mapping(item, where)
     _known(doc, {"namespaces", "users", "groups"}, where)
     users = _ids(doc.get("users", []), _USER_ID, f"{where}.users", "a Slack user ID (U…)")
@@ -173,17 +225,17 @@ def _escalation(item: object, where: str) -> Escalation:
     if not isinstance(both, bool):
         raise ConfigError(f"{where}.namespace_approvers_decide_escalated must be true or false")
     return Escalation(
-        pending_timeout_seconds=parse_duration(
+        pending_timeout_seconds=_positive(parse_duration(
             doc.get("pending_timeout", defaults.pending_timeout_seconds),
-            f"{where}.pending_timeout"),
+            f"{where}.pending_timeout"), f"{where}.pending_timeout",
+            "every flow would escalate the moment it arrives"),
         retried_after_block_window_seconds=parse_duration(
             doc.get("retried_after_block_window",
                     defaults.retried_after_block_window_seconds),
             f"{where}.retried_after_block_window"),
         anyone_may_escalate=anyone,
         war_room_approvers=(Approvers() if war_room is None else
-                            _approvers(war_room, f"{where}.war_room_approvers",
-                                       need_namespaces=False)),
+                            _people(war_room, f"{where}.war_room_approvers")),
         namespace_approvers_decide_escalated=both,
         compliance_namespaces=(() if compliance is None else
                                _patterns(compliance, f"{where}.compliance_namespaces")),
@@ -191,9 +243,10 @@ def _escalation(item: object, where: str) -> Escalation:
                                              f"{where}.compliance_labels"),
         incident_channel=incident == "create",
         responders=(Approvers() if responders is None else
-                    _approvers(responders, f"{where}.responders", need_namespaces=False)),
-        timer_seconds=parse_duration(doc.get("timer_interval", defaults.timer_seconds),
-                                     f"{where}.timer_interval"),
+                    _people(responders, f"{where}.responders")),
+        timer_seconds=_positive(parse_duration(
+            doc.get("timer_interval", defaults.timer_seconds), f"{where}.timer_interval"),
+            f"{where}.timer_interval", "the escalation timer would never rest"),
     )
 
 
@@ -205,10 +258,20 @@ def _channel(value: object, where: str) -> str | None:
     return value.strip().removeprefix("#")
 
 
+def _positive(seconds: float, where: str, why: str) -> float:
+    if seconds <= 0:
+        raise ConfigError(f"{where} must be longer than 0 ({why})")
+    return seconds
+
+
 def _patterns(value: object, where: str) -> tuple[str, ...]:
     items = _list(value if value is not None else [], where)
     if not items or not all(isinstance(p, str) and p for p in items):
         raise ConfigError(f"{where} must be a non-empty list of namespace patterns")
+    problems = [f"{where}: {item!r} {problem}" for item in items
+                if (problem := pattern_problem(str(item))) is not None]
+    if problems:
+        raise ConfigProblems(problems)
     return tuple(str(p) for p in items)
 
 

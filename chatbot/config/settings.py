@@ -1,7 +1,10 @@
 """Process settings from ``CHATBOT_*`` environment variables; secrets only from here.
 
 Secrets are wrapped in :class:`Secret`, whose ``repr``/``str`` never show the value, so a
-settings object can be logged or put in an error message without leaking a token.
+settings object can be logged or put in an error message without leaking a token. A value
+that cannot even be read (a port that is not a number) is reported together with every other
+such value in one :class:`ConfigProblems`; whether the settings can work is
+``chatbot.config.validate``'s question. The defaults are listed in ``catalog.py``.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from pathlib import Path
 from typing import Protocol
 from urllib.parse import urlsplit
 
-from chatbot.errors import ConfigError
+from chatbot.errors import ConfigError, ConfigProblems
 
 INTENTS_FORMATS = ("clientintents", "networkpolicy")
 
@@ -42,6 +45,7 @@ class KafkaSettings:
     bootstrap: str | None
     topic: str = "flow-anomalies"
     group: str = "flow-approval-chatbot"
+    group_instance_id: str | None = None
     dlq_topic: str = "flow-anomalies.dlq"
     security_protocol: str = "PLAINTEXT"
     sasl_mechanism: str | None = None
@@ -116,8 +120,16 @@ class Settings:
         return Path(path) if kind == "directory" else None
 
 
-def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+
+
+def settings_from_env(env: Mapping[str, str] | None = None, *,
+                      config_path: Path | None = None) -> Settings:
+    """Read every setting; ``config_path`` (``--config FILE``) wins over ``CHATBOT_CONFIG``.
+    Raises :class:`ConfigProblems` naming every value that cannot be read, all at once."""
     env = os.environ if env is None else env
+    problems: list[str] = []
 
     def get(name: str, default: str | None = None) -> str | None:
         value = env.get(f"CHATBOT_{name}", "").strip()
@@ -127,25 +139,43 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
         value = get(name)
         return Secret(value) if value else None
 
+    def port_number(name: str, default: str | None) -> int | None:
+        value = get(name, default)
+        if value is None:
+            return None
+        if not value.isdigit() or not 0 < int(value) <= 65535:
+            problems.append(f"CHATBOT_{name} must be a port number from 1 to 65535, "
+                            f"not {value!r}")
+            return None
+        return int(value)
+
     sink = get("INTENTS_SINK", "kubernetes") or "kubernetes"
+    git: GitSettings | None = None
     if sink not in ("kubernetes", "git") and not (sink.startswith("directory:")
                                                   and len(sink) > 10):
-        raise ConfigError("CHATBOT_INTENTS_SINK must be 'kubernetes', 'directory:<path>' "
-                          "or 'git'")
+        problems.append(f"CHATBOT_INTENTS_SINK must be 'kubernetes', 'directory:<path>' or "
+                        f"'git', not {sink!r}")
+    elif sink == "git":
+        try:
+            git = git_settings(get)
+        except ConfigError as error:
+            problems.append(str(error))
+    http_port = port_number("HTTP_PORT", "3000")
+    dashboard = port_number("DASHBOARD_PORT", None)
     intents_format = (get("INTENTS_FORMAT", "clientintents") or "clientintents").lower()
     if intents_format not in INTENTS_FORMATS:
-        raise ConfigError("CHATBOT_INTENTS_FORMAT must be 'clientintents' or 'networkpolicy', "
-                          f"not {intents_format!r}")
-    port = get("HTTP_PORT", "3000") or "3000"
-    if not port.isdigit() or not 0 <= int(port) <= 65535:
-        raise ConfigError(f"CHATBOT_HTTP_PORT must be a port number, not {port!r}")
+        problems.append("CHATBOT_INTENTS_FORMAT must be 'clientintents' or 'networkpolicy', "
+                        f"not {intents_format!r}")
     protocol = (get("KAFKA_SECURITY_PROTOCOL", "PLAINTEXT") or "PLAINTEXT").upper()
-    if protocol not in {"PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"}:
-        raise ConfigError("CHATBOT_KAFKA_SECURITY_PROTOCOL must be PLAINTEXT, SSL, "
-                          "SASL_PLAINTEXT or SASL_SSL")
-    dashboard = get("DASHBOARD_PORT")
-    if dashboard is not None and (not dashboard.isdigit() or not 0 < int(dashboard) <= 65535):
-        raise ConfigError(f"CHATBOT_DASHBOARD_PORT must be a port number, not {dashboard!r}")
+    if protocol not in SECURITY_PROTOCOLS:
+        problems.append("CHATBOT_KAFKA_SECURITY_PROTOCOL must be PLAINTEXT, SSL, "
+                        f"SASL_PLAINTEXT or SASL_SSL, not {protocol!r}")
+    log_level = (get("LOG_LEVEL", "INFO") or "INFO").upper()
+    if log_level not in LOG_LEVELS:
+        problems.append(f"CHATBOT_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, "
+                        f"not {log_level!r}")
+    if problems:
+        raise ConfigProblems(problems)
     cafile = get("KAFKA_SSL_CAFILE")
     kubeconfig = get("KUBECONFIG")
     config = get("CONFIG")
@@ -154,6 +184,7 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
             bootstrap=get("KAFKA_BOOTSTRAP"),
             topic=get("KAFKA_TOPIC", "flow-anomalies") or "flow-anomalies",
             group=get("KAFKA_GROUP", "flow-approval-chatbot") or "flow-approval-chatbot",
+            group_instance_id=get("KAFKA_GROUP_INSTANCE_ID"),
             dlq_topic=get("KAFKA_DLQ_TOPIC", "flow-anomalies.dlq") or "flow-anomalies.dlq",
             security_protocol=protocol,
             sasl_mechanism=get("KAFKA_SASL_MECHANISM"),
@@ -171,13 +202,13 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
         redis_url=secret("REDIS_URL"),
         kubeconfig=Path(kubeconfig) if kubeconfig else None,
         intents_sink=sink,
-        git=git_settings(get) if sink == "git" else None,
+        git=git,
         intents_format=intents_format,
         http_host=get("HTTP_HOST", "0.0.0.0") or "0.0.0.0",  # noqa: S104 - serves Slack
-        http_port=int(port),
-        config_path=Path(config) if config else None,
-        log_level=(get("LOG_LEVEL", "INFO") or "INFO").upper(),
-        dashboard_port=int(dashboard) if dashboard else None,
+        http_port=http_port or 3000,
+        config_path=config_path or (Path(config) if config else None),
+        log_level=log_level,
+        dashboard_port=dashboard,
         dashboard_host=get("DASHBOARD_HOST", "127.0.0.1") or "127.0.0.1",
         dashboard_hosts=tuple(h.strip() for h in (get("DASHBOARD_HOSTS") or "").split(",")
                               if h.strip()),

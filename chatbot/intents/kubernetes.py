@@ -36,6 +36,9 @@ from chatbot.intents.removal import Keep, remove
 from chatbot.intents.sink import Applied, Revoked
 
 PLURAL = "clientintents"
+# What this sink does to ClientIntents (list to find, get/create/update/patch to merge):
+# the chart's RBAC grants these, and `check-config --online` asks the apiserver for each.
+VERBS = ("get", "list", "create", "update", "patch")
 CONFLICT_RETRIES = 5
 BACKOFF_SECONDS = 0.05
 REQUEST_TIMEOUT = 30.0

@@ -3,8 +3,9 @@
 The page can write intents, so a web page the reviewer happens to visit must not be able to
 drive it. Three checks, cheapest first:
 
-- ``Host`` must name the loopback address and the port the request arrived on (or one of the
-  configured extra hosts): a DNS-rebinding page reaches us under its own host name.
+- ``Host`` must name the loopback address, or the very IP address the connection arrived on,
+  with the port it arrived on (or be one of the configured extra hosts): a DNS-rebinding
+  page reaches us under its own host name, never as a bare IP address of ours.
 - A state-changing request with an ``Origin`` (or a ``Sec-Fetch-Site``) must be same-origin.
 - A state-changing request must carry the per-process CSRF token in ``X-CSRF-Token``; the
   page gets it embedded in its HTML, a foreign page cannot read it.
@@ -37,17 +38,28 @@ def allowed_hosts(port: int, extra: Collection[str] = ()) -> frozenset[str]:
     return frozenset({f"{name}:{port}" for name in LOOPBACK_NAMES} | {h.lower() for h in extra})
 
 
-def local_port(request: web.Request) -> int | None:
+def local_address(request: web.Request) -> tuple[str, int] | None:
+    """The (IP, port) the connection arrived on."""
     sockname = request.transport.get_extra_info("sockname") if request.transport else None
-    if isinstance(sockname, tuple) and len(sockname) >= 2 and isinstance(sockname[1], int):
-        return sockname[1]
+    if (isinstance(sockname, tuple) and len(sockname) >= 2 and isinstance(sockname[0], str)
+            and isinstance(sockname[1], int)):
+        return sockname[0], sockname[1]
     return None
 
 
+def local_port(request: web.Request) -> int | None:
+    address = local_address(request)
+    return None if address is None else address[1]
+
+
 def host_allowed(request: web.Request, extra: Collection[str]) -> bool:
-    port = local_port(request)
+    address = local_address(request)
+    if address is None:
+        return False
+    ip, port = address
     host = request.headers.get("Host", "").lower()
-    return port is not None and host in allowed_hosts(port, extra)
+    arrived_on = f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
+    return host in allowed_hosts(port, extra) or host == arrived_on.lower()
 
 
 def same_origin(request: web.Request) -> bool:

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from chatbot.config.catalog import CHECK, MIGRATE, PRODUCE, SERVE, VARIABLES, variables_for
+from chatbot.config.settings import settings_from_env
 from chatbot.logs import JsonFormatter
+from testbench.process import free_port
 
 CHATBOT = [sys.executable, "-m", "chatbot.cli"]
 
@@ -24,19 +30,10 @@ def test_help_lists_every_command() -> None:
         assert command in shown
 
 
-def test_check_config_accepts_a_good_rules_file(tmp_path: Path) -> None:
-    rules = tmp_path / "rules.yaml"
-    rules.write_text("channels: {default: flow-alerts}\n"
-                     "approvers: [{namespaces: ['*'], users: [U0OWNER]}]\n")
-    done = chatbot("check-config", env={"CHATBOT_CONFIG": str(rules)})
-    assert done.returncode == 0, done.stderr
-    assert "default channel #flow-alerts" in done.stdout
-
-
 def test_check_config_names_the_bad_key_and_fails(tmp_path: Path) -> None:
     rules = tmp_path / "rules.yaml"
     rules.write_text("channels: {default: flow-alerts}\napprovers: [{users: [U0OWNER]}]\n")
-    done = chatbot("check-config", env={"CHATBOT_CONFIG": str(rules)})
+    done = chatbot("check-config", "--rules-only", env={"CHATBOT_CONFIG": str(rules)})
     assert done.returncode == 2
     assert "approvers[0].namespaces" in done.stderr
     assert "Traceback" not in done.stderr
@@ -55,3 +52,61 @@ def test_logs_are_json_and_never_carry_tokens() -> None:
     line = json.loads(JsonFormatter().format(record))
     assert line["anomaly_id"] == "a1b2" and line["level"] == "info"
     assert "xoxb-123" not in line["msg"] and "hunter2" not in line["msg"]
+
+
+@pytest.mark.parametrize("command", [SERVE, MIGRATE, CHECK, PRODUCE])
+def test_help_lists_the_settings_each_command_reads_with_their_defaults(command: str) -> None:
+    shown = chatbot(command, "--help").stdout
+    for variable in variables_for(command):
+        assert variable.name in shown, (command, variable.name)
+    others = {v.name for v in VARIABLES} - {v.name for v in variables_for(command)}
+    assert not any(re.search(rf"\b{name}\b", shown) for name in others), command
+    if command == MIGRATE:
+        assert "CHATBOT_DATABASE_URL  (default sqlite+aiosqlite:///chatbot.db, secret)" in shown
+    if command in (SERVE, CHECK):
+        assert "--config FILE" in shown and "CHATBOT_KAFKA_BOOTSTRAP  (required)" in shown
+
+
+def test_the_catalog_defaults_are_the_defaults_settings_use() -> None:
+    settings = settings_from_env({})
+    defaults = {v.name: v.default for v in VARIABLES if not v.default.startswith("(")}
+    assert defaults == {
+        "CHATBOT_KAFKA_TOPIC": settings.kafka.topic, "CHATBOT_KAFKA_GROUP": settings.kafka.group,
+        "CHATBOT_KAFKA_DLQ_TOPIC": settings.kafka.dlq_topic,
+        "CHATBOT_KAFKA_SECURITY_PROTOCOL": settings.kafka.security_protocol,
+        "CHATBOT_KAFKA_SASL_MECHANISM": "PLAIN",
+        "CHATBOT_DATABASE_URL": settings.database_url.reveal(),
+        "CHATBOT_SLACK_API_URL": settings.slack.api_url,
+        "CHATBOT_INTENTS_SINK": settings.intents_sink,
+        "CHATBOT_HTTP_HOST": settings.http_host, "CHATBOT_HTTP_PORT": str(settings.http_port),
+        "CHATBOT_LOG_LEVEL": settings.log_level,
+        "CHATBOT_DASHBOARD_HOST": settings.dashboard_host,
+    }
+
+
+def test_produce_to_a_closed_broker_says_so_in_one_line() -> None:
+    port = free_port()  # nothing listens there
+    done = chatbot("produce", "--samples", env={"CHATBOT_KAFKA_BOOTSTRAP": f"127.0.0.1:{port}"})
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [
+        f"chatbot produce: cannot reach Kafka at 127.0.0.1:{port}: no broker answered"]
+
+
+@pytest.mark.parametrize(("host", "reason"), [("127.0.0.1", "connection refused"),
+                                              ("db.invalid", "host name not known")])
+def test_migrate_against_an_unreachable_database_says_so_in_one_line(host: str,
+                                                                     reason: str) -> None:
+    port = free_port()
+    url = f"postgresql+asyncpg://bot:hunter2@{host}:{port}/chatbot"
+    done = chatbot("migrate", env={"CHATBOT_DATABASE_URL": url})
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [
+        f"chatbot migrate: cannot reach the database at {host}:{port} "
+        f"(postgresql+asyncpg://bot:***@{host}:{port}/chatbot): {reason}"]
+    assert "hunter2" not in done.stderr + done.stdout
+
+
+def test_migrate_refuses_a_database_it_cannot_drive() -> None:
+    done = chatbot("migrate", env={"CHATBOT_DATABASE_URL": "mysql://bot:pw@db/chatbot"})
+    assert done.returncode == 2 and "'mysql' is not supported" in done.stderr
+    assert "Traceback" not in done.stderr

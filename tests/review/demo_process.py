@@ -48,9 +48,9 @@ class DemoProcess:
 
 
 @asynccontextmanager
-async def running_demo(workdir: Path, port: int) -> AsyncIterator[DemoProcess]:
+async def running_demo(workdir: Path, port: int, *extra: str) -> AsyncIterator[DemoProcess]:
     process = await asyncio.create_subprocess_exec(
-        *demo_command(workdir, port), stdout=asyncio.subprocess.PIPE,
+        *demo_command(workdir, port, *extra), stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT)
     demo = DemoProcess(process, url="")
     try:

@@ -90,3 +90,37 @@ async def test_a_taken_port_is_reported_instead_of_a_traceback(tmp_path: Path) -
     assert code == 1
     assert "pick another with --port" in output
     assert "Traceback" not in output
+
+
+async def test_with_host_the_page_answers_at_the_address_it_was_reached_on_and_nowhere_else(
+        tmp_path: Path) -> None:
+    """``--host 0.0.0.0`` lets a browser outside the container reach the page at this
+    machine's address; a DNS-rebinding page (its own host name in Host) is still refused,
+    and ``--allow-host`` names a port-mapped address."""
+    port = free_port()
+    async with running_demo(tmp_path / "demo", port, "--host", "0.0.0.0",  # noqa: S104
+                            "--allow-host", "localhost:18080") as demo:
+        # 127.0.0.2 is not one of the loopback *names*: it passes only because it is the
+        # address the connection arrived on, like a VM's or a container's own IP would.
+        url = f"http://127.0.0.2:{port}/api/anomalies"
+        async with aiohttp.ClientSession() as http:
+            async with http.get(url) as direct:
+                assert direct.status == 200
+            async with http.get(url, headers={"Host": f"rebound.example:{port}"}) as rebound:
+                assert rebound.status == 421
+            async with http.get(url, headers={"Host": "localhost:18080"}) as mapped:
+                assert mapped.status == 200
+        assert await demo.interrupt() == 0, "\n".join(demo.output)
+    assert "listening on every interface" in "\n".join(demo.output)
+
+
+async def test_an_unusable_output_folder_is_refused_at_start(tmp_path: Path) -> None:
+    workdir = tmp_path / "demo"
+    workdir.mkdir()
+    (workdir / "intents").write_text("a file where the ClientIntents folder should be")
+    code, output = await run(demo_command(workdir, free_port(), "--exit-after-replay"))
+
+    assert code == 2, output
+    assert f"cannot write to {workdir / 'intents'}" in output and "--workdir" in output
+    assert "Traceback" not in output
+    assert not (workdir / "chatbot.db").exists()
