@@ -102,7 +102,7 @@ async def running_bot(*, broker: KafkaBroker, kube: KubeCluster, database_url: s
             await producer.start()
             try:
                 async def listening() -> bool:
-                    return port_open(port)
+                    return port_open(port) and service.database.up
 
                 await eventually(listening, within=30, what="the bot's HTTP port", every=0.1)
                 yield Bot(service=service, slack=slack, producer=producer, topic=topic,

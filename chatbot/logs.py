@@ -15,7 +15,8 @@ from datetime import UTC, datetime
 _SECRET_SHAPES = re.compile(
     r"(xox[abposr]-[A-Za-z0-9-]+|xapp-[A-Za-z0-9-]+|(?<=://)[^:/@\s]+:[^@/\s]+(?=@))"
 )
-_BOUND = ("anomaly_id", "event_id", "channel", "topic", "partition", "offset", "ref", "user")
+_BOUND = ("anomaly_id", "event_id", "channel", "topic", "partition", "offset", "ref", "user",
+          "dependency", "retry", "delay")
 
 
 def redact(text: str) -> str:

@@ -4,19 +4,27 @@ way. Nothing else in the package constructs a client or reads the environment.
 
     async with open_service(settings) as service:
         await service.run(stop)      # raises TaskDied when a background task dies
+
+Building does no I/O. Running listens first — so ``/readyz`` can say what is missing — then
+waits for what is late, each with a capped backoff and a log line per retry: the database
+(the schema upgrade) before the loops that use it, the Slack token (``auth.test``) before
+the outbox posts, Kafka inside the consumer task. ``/readyz`` is false with the reason until
+the database and Slack answer; Kafka is reported there too but never gates readiness, so a
+Kafka outage does not take the pod out of the Service while clicks can still be decided.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, replace
 
 from aiohttp import web
 from redis.asyncio import Redis
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -31,6 +39,8 @@ from chatbot.config.rules import Rules
 from chatbot.config.settings import Settings
 from chatbot.decision_rules import refuse_risky_auto_approvals
 from chatbot.decisions import Decider
+from chatbot.dependency import Dependency, NotReady, until_up
+from chatbot.errors import ConfigError, TemporaryError
 from chatbot.escalation.escalator import Escalator
 from chatbot.escalation.leader import RedisLeader, SoleLeader
 from chatbot.gitops.proposer import Proposer
@@ -57,6 +67,8 @@ from chatbot.store.ingest import IngestResult
 from chatbot.store.migrate import upgrade
 from chatbot.store.seen_cache import RedisSeenCache
 from chatbot.supervisor import Supervisor
+from chatbot.unreachable import database_problem, slack_problem
+from chatbot.waiting import nap
 from chatbot.web.forge_hook import Handler, forge_webhook
 from chatbot.web.server import Probe, Refresh, make_web_app
 
@@ -80,10 +92,14 @@ class Service:
     auto_decider: AutoDecider | None
     digest: DecisionDigest | None
     outbox: SlackOutbox
+    slack_client: AsyncWebClient
     sink: IntentsSink | GitSink
     bolt: AsyncApp
     pipeline: KafkaPipeline | None
     probes: dict[str, Probe]
+    advisory: dict[str, Probe]
+    database: Dependency
+    slack: Dependency
 
     async def run(self, stop: asyncio.Event) -> None:
         """Serve HTTP and run the consumer, outbox, applier and escalator until ``stop`` is
@@ -91,32 +107,74 @@ class Service:
         settings = self.settings
         supervisor = Supervisor(stop)
         web_app = make_web_app(bolt=self.bolt, metrics=self.metrics, probes=self.probes,
-                               alive=lambda: supervisor.alive,
+                               advisory=self.advisory, alive=lambda: supervisor.alive,
                                before_metrics=state_gauge(self.sessions, self.metrics),
                                forge_webhook=self._forge_webhook())
         async with AsyncExitStack() as stack:
-            await _listen(stack, web_app, settings.http_host, settings.http_port)
-            log.info("listening on %s:%s", settings.http_host, settings.http_port)
-            if settings.dashboard_port is not None:
-                await self._serve_dashboard(stack)
-            if settings.slack.app_token:
-                socket_mode = await start_socket_mode(self.bolt,
-                                                      settings.slack.app_token.reveal())
-                # Closed first on the way out: no new clicks while the rest shuts down.
-                stack.push_async_callback(socket_mode.close)
-            supervisor.start("outbox", self.outbox.run(stop))
-            supervisor.start("applier", self.applier.run(stop))
-            supervisor.start("escalator", self.escalator.run(stop))
-            if self.auto_decider is not None and self.digest is not None:
-                supervisor.start("auto-decisions", self.auto_decider.run(stop))
-                supervisor.start("digest", self.digest.run(stop))
-            if self.pipeline is not None:
-                supervisor.start("consumer", self.pipeline.run(stop))
             try:
+                await _listen(stack, web_app, settings.http_host, settings.http_port)
+                log.info("listening on %s:%s", settings.http_host, settings.http_port)
+                if settings.dashboard_port is not None:
+                    await self._serve_dashboard(stack)
+                schema = asyncio.Event()
+                supervisor.start("outbox", self._slack_side(stack, schema, stop))
+                if await self._schema_upgraded(stop):
+                    schema.set()
+                    supervisor.start("applier", self.applier.run(stop))
+                    supervisor.start("escalator", self.escalator.run(stop))
+                    if self.auto_decider is not None and self.digest is not None:
+                        supervisor.start("auto-decisions", self.auto_decider.run(stop))
+                        supervisor.start("digest", self.digest.run(stop))
+                    if self.pipeline is not None:
+                        supervisor.start("consumer", self.pipeline.run(stop))
                 await stop.wait()
             finally:
+                stop.set()
                 await stack.aclose()
                 await supervisor.join()
+
+    async def _schema_upgraded(self, stop: asyncio.Event) -> bool:
+        """Bring the schema to the newest version, waiting for a database that is not up
+        yet; False if the service is stopped first."""
+        url = self.settings.database_url.reveal()
+
+        async def upgraded() -> bool:
+            await upgrade(self.engine)
+            return True
+
+        return bool(await until_up(self.database, upgraded, stop=stop, log=log,
+                                   describe=lambda error: database_problem(url, error)))
+
+    async def _slack_side(self, stack: AsyncExitStack, schema: asyncio.Event,
+                          stop: asyncio.Event) -> None:
+        """Verify the bot token (``/readyz`` says why until Slack accepts it), open Socket
+        Mode when configured, and post from the outbox once the schema is there."""
+        slack = self.settings.slack
+        api_url = slack.api_url
+
+        async def token_works() -> bool:
+            answer = await self.slack_client.auth_test()
+            log.info("Slack accepts the bot token (bot %s in %s)", answer.get("user"),
+                     answer.get("team"))
+            return True
+
+        if not await until_up(self.slack, token_works, stop=stop, log=log,
+                              describe=lambda error: slack_problem(api_url, error),
+                              last_step=not slack.app_token):
+            return
+        if slack.app_token:
+            app_token = slack.app_token.reveal()
+            socket_mode = await until_up(
+                self.slack, lambda: start_socket_mode(self.bolt, app_token), stop=stop,
+                log=log, describe=_socket_mode_problem)
+            if socket_mode is None:
+                return
+            # Closed first on the way out: no new clicks while the rest shuts down.
+            stack.push_async_callback(socket_mode.close)
+        while not schema.is_set() and not stop.is_set():
+            await nap(schema, stop, seconds=60.0)
+        if not stop.is_set():
+            await self.outbox.run(stop)
 
     def _forge_webhook(self) -> Handler | None:
         git = self.settings.git
@@ -158,7 +216,6 @@ async def open_service(settings: Settings, *, rules: Rules | None = None,
     async with AsyncExitStack() as stack:
         engine = make_engine(settings.database_url.reveal())
         stack.push_async_callback(engine.dispose)
-        await upgrade(engine)
         sessions = make_sessions(engine)
         client = web_client(settings.slack, on_call=lambda method, outcome: metrics.slack_calls
                             .labels(method, outcome).inc())
@@ -246,21 +303,35 @@ async def open_service(settings: Settings, *, rules: Rules | None = None,
                                          seen=RedisSeenCache(redis) if redis else None)
                     if with_kafka else None)
 
+        database = Dependency("database", waiting="upgrading the schema")
+        slack = Dependency("slack", waiting="connecting to Slack")
+        url = settings.database_url.reveal()
+
         async def database_ready() -> bool:
-            async with engine.connect() as connection:
-                await connection.execute(text("SELECT 1"))
+            await database.probe()
+            try:
+                async with engine.connect() as connection:
+                    await connection.execute(text("SELECT 1"))
+            except Exception as error:
+                raise NotReady(database_problem(url, error) or repr(error)) from error
             return True
 
-        probes: dict[str, Probe] = {"database": database_ready,
-                                    "slack": _flag(lambda: outbox.healthy)}
-        if pipeline is not None:
-            probes["kafka"] = pipeline.ready
-        probes["cluster"] = cluster_ready
+        async def slack_ready() -> bool:
+            await slack.probe()
+            if not outbox.healthy:
+                raise NotReady(f"the last call to Slack at {settings.slack.api_url} did not "
+                               "get through")
+            return True
+
+        probes: dict[str, Probe] = {"database": database_ready, "slack": slack_ready,
+                                    "cluster": cluster_ready}
+        advisory: dict[str, Probe] = {} if pipeline is None else {"kafka": pipeline.ready}
         yield Service(settings=settings, rules=rules, clock=clock, metrics=metrics,
                       engine=engine, sessions=sessions, decider=decider, applier=applier,
                       escalator=escalator, auto_decider=auto_decider, digest=digest,
-                      outbox=outbox, sink=sink, bolt=bolt,
-                      pipeline=pipeline, probes=probes)
+                      outbox=outbox, slack_client=client, sink=sink, bolt=bolt,
+                      pipeline=pipeline, probes=probes, advisory=advisory,
+                      database=database, slack=slack)
 
 
 async def _listen(stack: AsyncExitStack, app: web.Application, host: str, port: int) -> None:
@@ -282,8 +353,9 @@ def state_gauge(sessions: async_sessionmaker[AsyncSession], metrics: Metrics) ->
     return refresh
 
 
-def _flag(read: Callable[[], bool]) -> Probe:
-    async def probe() -> bool:
-        return read()
-
-    return probe
+def _socket_mode_problem(error: BaseException) -> str | None:
+    """Socket Mode's own errors already say what went wrong; a refused app token may be
+    fixed in the Slack app's settings, so it is retried (readiness says why) too."""
+    if isinstance(error, ConfigError | TemporaryError):
+        return str(error)
+    return None

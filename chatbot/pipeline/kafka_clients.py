@@ -27,8 +27,13 @@ def consumer_kwargs(
     max_poll_records: int = 500,
     max_poll_interval_ms: int = 300_000,
 ) -> dict[str, object]:
-    """Manual commits only: offsets move when the pipeline says a batch is stored."""
-    return {
+    """Manual commits only: offsets move when the pipeline says a batch is stored.
+
+    With ``group_instance_id`` (static membership, the pod name in the chart) a replica that
+    crashed and comes back under the same name gets its partitions back at once, without a
+    rebalance of the whole group; one that stays away loses them after the session timeout.
+    """
+    kwargs: dict[str, object] = {
         **_connection(settings),
         "group_id": settings.group,
         "enable_auto_commit": False,
@@ -37,6 +42,9 @@ def consumer_kwargs(
         "max_poll_records": max_poll_records,
         "max_poll_interval_ms": max_poll_interval_ms,
     }
+    if settings.group_instance_id:
+        kwargs["group_instance_id"] = settings.group_instance_id
+    return kwargs
 
 
 def producer_kwargs(settings: KafkaSettings, *, linger_ms: int = 5) -> dict[str, object]:

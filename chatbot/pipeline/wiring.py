@@ -1,25 +1,33 @@
 """The Kafka side of ``serve``: the consumer, the dead-letter producer and the
-:class:`FlowConsumer` loop over them, started and stopped together."""
+:class:`FlowConsumer` loop over them, started and stopped together.
+
+A broker that is not there yet when the service starts is waited for, not died of: each
+client's start is retried with a capped backoff (one log line per retry) and ``/readyz``
+shows why Kafka is not up — as an advisory check, since deciding clicks needs no Kafka.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.errors import KafkaError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from chatbot.clock import Clock
 from chatbot.config.rules import Rules
 from chatbot.config.settings import KafkaSettings
+from chatbot.dependency import Dependency, NotReady, until_up
 from chatbot.metrics import Metrics
 from chatbot.pipeline.consumer import FlowConsumer
 from chatbot.pipeline.dead_letter import DeadLetters
 from chatbot.pipeline.kafka_clients import consumer_kwargs, producer_kwargs
 from chatbot.store.ingest import IngestResult
 from chatbot.store.seen_cache import SeenCache
+from chatbot.unreachable import kafka_problem
 from chatbot.waiting import nap
 
 log = logging.getLogger("chatbot.pipeline")
@@ -35,27 +43,27 @@ class KafkaPipeline:
     producer: AIOKafkaProducer
     topic: str
     dlq_topic: str
+    bootstrap: str | None = None
+    state: Dependency = field(
+        default_factory=lambda: Dependency("kafka", waiting="connecting to Kafka"))
 
     async def ready(self) -> bool:
-        """The readiness probe: the loop is running, the last batch was stored, and a broker
-        answers. aiokafka rides out a lost broker inside ``getmany`` (it reconnects and
-        returns nothing), so the loop alone never notices an outage; a metadata request
-        does (it raises once no known broker answers)."""
+        """The readiness probe: started, the loop is running, the last batch was stored,
+        and a broker answers. aiokafka rides out a lost broker inside ``getmany`` (it
+        reconnects and returns nothing), so the loop alone never notices an outage; a
+        metadata request does (it raises once no known broker answers)."""
+        await self.state.probe()
         if not self.consumer.healthy:
-            return False
-        await self.kafka_consumer.topics()
+            raise NotReady(self.consumer.last_error or "the consumer loop is not running")
+        try:
+            await self.kafka_consumer.topics()
+        except KafkaError as error:
+            raise NotReady(kafka_problem(self.bootstrap, error) or str(error)) from error
         return True
 
     async def run(self, stop: asyncio.Event) -> None:
-        await self.producer.start()
-        await self.kafka_consumer.start()
-        try:
-            if not await self._topics_exist(stop):
-                return
-        except BaseException:
-            await self.kafka_consumer.stop()
-            await self.producer.stop()
-            raise
+        if not await self._start(stop):
+            return
         loop = asyncio.create_task(self.consumer.run(), name="flow-consumer")
         try:
             await stop.wait()
@@ -66,24 +74,54 @@ class KafkaPipeline:
             await self.kafka_consumer.stop()
             await self.producer.stop()
 
+    async def _start(self, stop: asyncio.Event) -> bool:
+        """Start both clients and wait for the topic, retrying while Kafka does not answer;
+        False (everything closed again) if the service is stopped first."""
+        try:
+            for client in (self.producer, self.kafka_consumer):
+                started = await until_up(self.state, client.start, stop=stop, log=log,
+                                         describe=self._problem, last_step=False)
+                if started is None and stop.is_set():
+                    raise _Stopped
+            if not await self._topics_exist(stop):
+                raise _Stopped
+        except BaseException as error:
+            await self.kafka_consumer.stop()
+            await self.producer.stop()
+            if isinstance(error, _Stopped):
+                return False
+            raise
+        log.info("consuming %s from Kafka at %s", self.topic, self.bootstrap)
+        return True
+
+    def _problem(self, error: BaseException) -> str | None:
+        return kafka_problem(self.bootstrap, error)
+
     async def _topics_exist(self, stop: asyncio.Event) -> bool:
         """Wait for the anomaly topic: a consumer subscribed to a topic created later would
         not see it until its next metadata refresh, minutes later. False if stopped first."""
         told = False
         while not stop.is_set():
-            topics = await self.kafka_consumer.topics()
+            topics = await until_up(self.state, self.kafka_consumer.topics, stop=stop,
+                                    log=log, describe=self._problem, last_step=False)
+            if topics is None:
+                return False
             if self.topic in topics:
+                self.state.mark_up()
                 if self.dlq_topic not in topics:
                     log.warning("dead-letter topic %s does not exist; bad events will fail to "
                                 "send unless the broker auto-creates topics", self.dlq_topic)
                 return True
+            self.state.mark_down(f"topic {self.topic} does not exist yet; waiting for it")
             if not told:
                 log.warning("topic %s does not exist yet; waiting for it", self.topic)
                 told = True
             await nap(stop, seconds=TOPIC_POLL_SECONDS)
-        await self.kafka_consumer.stop()
-        await self.producer.stop()
         return False
+
+
+class _Stopped(Exception):
+    """The service was stopped while Kafka was still being waited for."""
 
 
 async def kafka_pipeline(
@@ -104,4 +142,5 @@ async def kafka_pipeline(
         sessions=sessions, rules=rules, clock=clock, metrics=metrics, logger=log,
         on_stored=on_stored, seen=seen)
     return KafkaPipeline(consumer=flow, kafka_consumer=kafka_consumer, producer=producer,
-                         topic=settings.topic, dlq_topic=settings.dlq_topic)
+                         topic=settings.topic, dlq_topic=settings.dlq_topic,
+                         bootstrap=settings.bootstrap)

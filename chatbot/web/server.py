@@ -5,6 +5,11 @@ signature and its 5-minute window); ``/healthz`` says the process is alive (503 
 supervised task died, in the moment before the process exits); ``/readyz`` asks each
 dependency probe; ``/metrics`` is the Prometheus exposition; ``/forge/webhook`` (git sink
 with a webhook secret) takes signed pull-request events from the forge.
+
+``/readyz`` answers ``{"ready": …, "checks": {name: bool}, "problems": {name: reason},
+"advisory": [names]}``. Only the gating probes decide ``ready`` (and so whether the pod
+gets Slack's requests); advisory ones — Kafka — are reported and never gate: a Kafka
+outage must not stop clicks from being decided.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ PROBE_TIMEOUT = 3.0
 
 def make_web_app(
     *, bolt: AsyncApp | None, metrics: Metrics, probes: Mapping[str, Probe],
+    advisory: Mapping[str, Probe] | None = None,
     alive: Callable[[], bool] = lambda: True, before_metrics: Refresh | None = None,
     forge_webhook: Handler | None = None,
 ) -> web.Application:
@@ -45,12 +51,18 @@ def make_web_app(
             return web.json_response({"status": "a background task died"}, status=503)
         return web.json_response({"status": "ok"})
 
+    every = {**probes, **(advisory or {})}
+
     async def readyz(_request: web.Request) -> web.Response:
-        results = await asyncio.gather(*(_ask(name, probe) for name, probe in probes.items()))
-        checks = dict(zip(probes, results, strict=True))
-        ready = all(checks.values())
-        return web.json_response({"ready": ready, "checks": checks},
-                                 status=200 if ready else 503)
+        results = await asyncio.gather(*(_ask(name, probe) for name, probe in every.items()))
+        answers = dict(zip(every, results, strict=True))
+        ready = all(answers[name][0] for name in probes)
+        return web.json_response({
+            "ready": ready,
+            "checks": {name: ok for name, (ok, _why) in answers.items()},
+            "problems": {name: why for name, (ok, why) in answers.items() if not ok},
+            "advisory": sorted(advisory or {}),
+        }, status=200 if ready else 503)
 
     async def metrics_page(_request: web.Request) -> web.Response:
         if before_metrics is not None:
@@ -71,9 +83,15 @@ def make_web_app(
     return app
 
 
-async def _ask(name: str, probe: Probe) -> bool:
+async def _ask(name: str, probe: Probe) -> tuple[bool, str]:
+    """(ok, why not); a probe says why by the message of what it raises."""
     try:
-        return await asyncio.wait_for(probe(), PROBE_TIMEOUT)
+        ok = await asyncio.wait_for(probe(), PROBE_TIMEOUT)
+    except TimeoutError:
+        why = f"no answer within {PROBE_TIMEOUT:g}s"
     except Exception as error:
-        log.warning("readiness probe %s failed: %s", name, error)
-        return False
+        why = str(error) or type(error).__name__
+    else:
+        return ok, "" if ok else "not ready"
+    log.warning("readiness probe %s failed: %s", name, why)
+    return False, why

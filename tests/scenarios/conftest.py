@@ -94,10 +94,12 @@ async def running_bot(env: dict[str, str], slack: SlackStandin,
         running = asyncio.create_task(service.run(stop))
 
         async def listening() -> bool:
-            return port_open(port)
+            # The schema is upgraded after the port opens (so /readyz can say why a late
+            # database is late); a story starts once it is there.
+            return port_open(port) and service.database.up
 
         try:
-            await eventually(listening, what="the bot's HTTP port")
+            await eventually(listening, what="the bot's HTTP port and schema")
             yield Bot(service=service, slack=slack, bootstrap=env["CHATBOT_KAFKA_BOOTSTRAP"],
                       topic=env["CHATBOT_KAFKA_TOPIC"],
                       url=f"http://127.0.0.1:{port}/slack/events",
