@@ -115,7 +115,8 @@ async def _slack_with(client: AsyncWebClient, settings: Settings,
         problem = slack_problem(api_url, failure)
         if problem is None:
             raise
-        return [error(f"CHATBOT_SLACK_BOT_TOKEN: {problem}")]
+        return [error(problem if "CHATBOT_SLACK_BOT_TOKEN" in problem
+                      else f"CHATBOT_SLACK_API_URL: {problem}")]
     found = [ok(f"Slack accepts the bot token: bot {answer.get('user')} in "
                 f"{answer.get('team')} ({api_url})")]
     if rules is None:
@@ -271,20 +272,37 @@ async def _redis(settings: Settings) -> list[Finding]:
 
 # -- the apiserver ---------------------------------------------------------------------------
 
+# (API group, resource, verbs) each output needs, as the chart's RBAC grants them.
+Access = tuple[tuple[str, str, tuple[str, ...]], ...]
+CLIENTINTENTS_ACCESS: Access = ((GROUP, PLURAL, VERBS),)
+NETWORKPOLICY_ACCESS: Access = (
+    ("networking.k8s.io", "networkpolicies", VERBS),
+    *(("apps", kind, ("get",)) for kind in ("deployments", "statefulsets", "daemonsets",
+                                            "replicasets")),
+    ("batch", "jobs", ("get",)), ("", "pods", ("get",)), ("", "services", ("get",)),
+)
+
+
 async def _cluster(settings: Settings, namespaces: tuple[str, ...]) -> list[Finding]:
-    if settings.intents_directory is not None:
-        return []  # the offline check looked at the folder
+    networkpolicy = settings.intents_format == "networkpolicy"
+    if settings.intents_directory is not None and not networkpolicy:
+        return []  # YAML files only; the offline check looked at the folder
     try:
         sink = await kubernetes_sink(settings.kubeconfig)
     except ConfigError as failure:
         return [error(str(failure))]
+    access = NETWORKPOLICY_ACCESS if networkpolicy else CLIENTINTENTS_ACCESS
+    if settings.intents_directory is not None:  # only reads pod selectors
+        access = tuple(entry for entry in access if entry[1] != "networkpolicies")
     try:
-        return await _cluster_with(sink.api_client, namespaces)
+        return await _cluster_with(sink.api_client, namespaces, access=access,
+                                   needs_crd=not networkpolicy)
     finally:
         await sink.close()
 
 
-async def _cluster_with(api: ApiClient, namespaces: tuple[str, ...]) -> list[Finding]:
+async def _cluster_with(api: ApiClient, namespaces: tuple[str, ...], *, access: Access,
+                        needs_crd: bool) -> list[Finding]:
     try:
         version = await VersionApi(api).get_code()
     except ApiException as failure:
@@ -293,34 +311,40 @@ async def _cluster_with(api: ApiClient, namespaces: tuple[str, ...]) -> list[Fin
         return [error(f"cannot reach the apiserver at {api.configuration.host}: "
                       f"{cause(failure)}")]
     found = [ok(f"the apiserver answers at {api.configuration.host} ({version.git_version})")]
-    try:
-        resources = await CustomObjectsApi(api).get_api_resources(GROUP, VERSION)
-        installed = any(r.name == PLURAL for r in resources.resources)
-    except ApiException as failure:
-        if failure.status != 404:
-            raise
-        installed = False
-    if not installed:
+    if needs_crd and not await _crd_installed(api):
         found.append(error(f"the ClientIntents CRD ({GROUP}/{VERSION}) is not installed; "
                            "Otterize's intents operator (or deploy/crds/) provides it"))
     authorization = AuthorizationV1Api(api)
     for namespace in namespaces or ("",):
         where = f"in namespace {namespace}" if namespace else "in every namespace"
-        refused = [verb for verb in VERBS
-                   if not await _allowed(authorization, verb=verb, namespace=namespace)]
-        if refused:
-            found.append(error(
-                f"CHATBOT_INTENTS_SINK=kubernetes: this identity may not "
-                f"{', '.join(refused)} {PLURAL}.{GROUP} {where}; the sink needs "
-                f"{', '.join(VERBS)} (the chart's RBAC grants exactly these)"))
-        else:
-            found.append(ok(f"this identity may {', '.join(VERBS)} {PLURAL}.{GROUP} {where}"))
+        for group, resource, verbs in access:
+            name = f"{resource}.{group}" if group else resource
+            refused = [verb for verb in verbs if not await _allowed(
+                authorization, group=group, resource=resource, verb=verb, namespace=namespace)]
+            if refused:
+                found.append(error(
+                    f"CHATBOT_INTENTS_SINK: this identity may not {', '.join(refused)} {name} "
+                    f"{where}; the sink needs {', '.join(verbs)} (the chart's RBAC grants "
+                    "exactly these)"))
+            else:
+                found.append(ok(f"this identity may {', '.join(verbs)} {name} {where}"))
     return found
 
 
-async def _allowed(api: AuthorizationV1Api, *, verb: str, namespace: str) -> bool:
+async def _crd_installed(api: ApiClient) -> bool:
+    try:
+        resources = await CustomObjectsApi(api).get_api_resources(GROUP, VERSION)
+    except ApiException as failure:
+        if failure.status != 404:
+            raise
+        return False
+    return any(r.name == PLURAL for r in resources.resources)
+
+
+async def _allowed(api: AuthorizationV1Api, *, group: str, resource: str, verb: str,
+                   namespace: str) -> bool:
     review = V1SelfSubjectAccessReview(spec=V1SelfSubjectAccessReviewSpec(
-        resource_attributes=V1ResourceAttributes(group=GROUP, resource=PLURAL, verb=verb,
+        resource_attributes=V1ResourceAttributes(group=group, resource=resource, verb=verb,
                                                  namespace=namespace or None)))
     answer: Any = await api.create_self_subject_access_review(review)
     return bool(answer.status.allowed)

@@ -81,16 +81,20 @@ def up() -> dict[str, str]:
         rules.write_text(UP_RULES)
         env["CHATBOT_CONFIG"] = str(rules)
         port = free_port()
+        secret = os.urandom(16).hex()
+        # The stand-in accepts only the token it is given, as Slack accepts only the tokens
+        # it issued.
         standin = subprocess.Popen(
             [sys.executable, "-m", "testbench.slack", "serve", "--port", str(port)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+            env={**os.environ, "CHATBOT_SLACK_BOT_TOKEN": "xoxb-bench-token",
+                 "CHATBOT_SLACK_SIGNING_SECRET": secret})
         deadline = time.monotonic() + 20
         while not port_open(port):
             if time.monotonic() > deadline or standin.poll() is not None:
                 raise BenchError("slack stand-in", "did not start")
             time.sleep(0.1)
         pids.append(standin.pid)
-        secret = os.urandom(16).hex()
         env.update({"CHATBOT_SLACK_API_URL": f"http://127.0.0.1:{port}/api/",
                     "CHATBOT_SLACK_BOT_TOKEN": "xoxb-bench-token",
                     "CHATBOT_SLACK_SIGNING_SECRET": secret,

@@ -66,6 +66,9 @@ VARIABLES: tuple[Variable, ...] = (
              "kubeconfig for the ClientIntents writes"),
     Variable("CHATBOT_INTENTS_SINK", "kubernetes",
              "kubernetes (ClientIntents through the API) or directory:<path> (YAML files)"),
+    Variable("CHATBOT_INTENTS_FORMAT", "clientintents",
+             "clientintents or networkpolicy (native NetworkPolicies; reads pod selectors "
+             "through CHATBOT_KUBECONFIG, also with the directory sink)"),
     Variable("CHATBOT_CONFIG", REQUIRED,
              "the rules file (channels, routes, approvers, escalation, quorum); --config FILE "
              "overrides it"),

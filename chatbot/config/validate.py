@@ -147,22 +147,27 @@ def database_problems(settings: Settings) -> list[str]:
 
 def _sink(settings: Settings, *, cluster_config: bool) -> list[str]:
     directory = settings.intents_directory
+    problems = []
     if directory is not None:
         existing = next((p for p in (directory, *directory.parents) if p.exists()), None)
         if existing is None or not existing.is_dir() or not os.access(existing, os.W_OK):
-            return [f"CHATBOT_INTENTS_SINK: cannot create or write {directory} "
-                    f"({existing} is not a writable folder)"]
-        return []
+            problems.append(f"CHATBOT_INTENTS_SINK: cannot create or write {directory} "
+                            f"({existing} is not a writable folder)")
+        if settings.intents_format != "networkpolicy":
+            return problems  # YAML files only: no cluster needed
+    needs = ("CHATBOT_INTENTS_SINK=kubernetes" if directory is None else
+             "CHATBOT_INTENTS_FORMAT=networkpolicy (it reads pod selectors from the cluster)")
     if settings.kubeconfig is not None:
         if not settings.kubeconfig.is_file():
-            return [f"CHATBOT_KUBECONFIG: {settings.kubeconfig} is not a readable file"]
-        return []
-    if not cluster_config:
-        return ["CHATBOT_INTENTS_SINK=kubernetes needs CHATBOT_KUBECONFIG, or the in-cluster "
-                "configuration of a pod's ServiceAccount (KUBERNETES_SERVICE_HOST and "
-                f"{SERVICE_ACCOUNT_TOKEN}), and neither is there; or write YAML files with "
-                "CHATBOT_INTENTS_SINK=directory:<path>"]
-    return []
+            problems.append(f"CHATBOT_KUBECONFIG: {settings.kubeconfig} is not a readable file")
+    elif not cluster_config:
+        problems.append(
+            f"{needs} needs CHATBOT_KUBECONFIG, or the in-cluster configuration of a pod's "
+            f"ServiceAccount (KUBERNETES_SERVICE_HOST and {SERVICE_ACCOUNT_TOKEN}), and "
+            "neither is there" + ("; or write YAML files with "
+                                  "CHATBOT_INTENTS_SINK=directory:<path>" if directory is None
+                                  else ""))
+    return problems
 
 
 def _http(settings: Settings) -> list[str]:
