@@ -12,6 +12,10 @@ recorded). It does nothing unless ``CHATBOT_CHAOS_CRASH_AT`` names the point:
 When the point fires the process leaves with ``os._exit(137)`` — no ``finally`` blocks, no
 flushing, no goodbye to Kafka — exactly like ``kill -9``. The environment is read once, at
 import; unset, a call is one dictionary lookup on an empty dict.
+
+``CHATBOT_CHAOS_RAISE_AT`` (same syntax) raises :class:`ChaosFault` at the point instead:
+an error nobody expected, as a bug would raise, for the story that a task dying of one stops
+the process non-zero rather than leaving it up with the task gone.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import random
 from dataclasses import dataclass
 
 CRASH_AT_ENV = "CHATBOT_CHAOS_CRASH_AT"
+RAISE_AT_ENV = "CHATBOT_CHAOS_RAISE_AT"
 SEED_ENV = "CHATBOT_CHAOS_SEED"
 CRASH_EXIT_CODE = 137  # what a shell reports for SIGKILL, so logs read the same
 CRASH_MARKER = "chaos: crashing at "
@@ -37,7 +42,11 @@ class Trigger:
     on_pass: int = 0  # or: the n-th pass (1-based) fires for sure
 
 
-def parse_plan(spec: str) -> dict[str, Trigger]:
+class ChaosFault(RuntimeError):
+    """Raised at a chaos point named in ``CHATBOT_CHAOS_RAISE_AT``."""
+
+
+def parse_plan(spec: str, *, env: str = CRASH_AT_ENV) -> dict[str, Trigger]:
     """``name:p`` (probability) or ``name#n`` (n-th pass) items, comma-separated."""
     plan: dict[str, Trigger] = {}
     for item in filter(None, (part.strip() for part in spec.split(","))):
@@ -48,24 +57,32 @@ def parse_plan(spec: str) -> dict[str, Trigger]:
             name, _, chance = item.partition(":")
             trigger = Trigger(probability=float(chance or "1"))
         if name not in POINTS:
-            raise ValueError(f"{CRASH_AT_ENV}: unknown crash point {name!r} "
+            raise ValueError(f"{env}: unknown crash point {name!r} "
                              f"(known: {', '.join(sorted(POINTS))})")
         plan[name] = trigger
     return plan
 
 
 _PLAN = parse_plan(os.environ.get(CRASH_AT_ENV, ""))
+_RAISE = parse_plan(os.environ.get(RAISE_AT_ENV, ""), env=RAISE_AT_ENV)
 _DICE = random.Random(os.environ.get(SEED_ENV) or None)
 _PASSES: dict[str, int] = {}
 
 
 def crash_point(name: str) -> None:
     """Die here, now, if the chaos plan says so (never when no plan is set)."""
-    trigger = _PLAN.get(name)
-    if trigger is None:
+    if not _PLAN and not _RAISE:
         return
     passes = _PASSES[name] = _PASSES.get(name, 0) + 1
-    if passes == trigger.on_pass or _DICE.random() < trigger.probability:
+    trigger = _PLAN.get(name)
+    if trigger is not None and _fires(trigger, passes):
         # Unbuffered, so the line survives the exit: the crash loop reads it from the log.
         os.write(2, f"{CRASH_MARKER}{name} (pass {passes})\n".encode())
         os._exit(CRASH_EXIT_CODE)
+    fault = _RAISE.get(name)
+    if fault is not None and _fires(fault, passes):
+        raise ChaosFault(f"chaos: raising at {name} (pass {passes})")
+
+
+def _fires(trigger: Trigger, passes: int) -> bool:
+    return passes == trigger.on_pass or _DICE.random() < trigger.probability

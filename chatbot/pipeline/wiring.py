@@ -65,11 +65,18 @@ class KafkaPipeline:
         if not await self._start(stop):
             return
         loop = asyncio.create_task(self.consumer.run(), name="flow-consumer")
+        stopping = asyncio.create_task(stop.wait())
         try:
-            await stop.wait()
+            # The loop ending on its own is this task ending: the supervisor stops the
+            # service (exit non-zero) instead of it idling on with nothing consuming.
+            await asyncio.wait({loop, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            if not stop.is_set():
+                loop.result()  # raises what killed it
+                raise RuntimeError("the flow consumer loop returned before the stop")
             await self.consumer.stop()
             await loop
         finally:
+            stopping.cancel()
             loop.cancel()
             await self.kafka_consumer.stop()
             await self.producer.stop()

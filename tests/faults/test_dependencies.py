@@ -63,6 +63,7 @@ async def started(run: FaultRun) -> ServiceProcess:
     service.start()
     await service.listening()
     await service.ready_is(True, within=30)
+    await service.ready_is(True, check="kafka", within=30)  # reported, not part of "ready"
     return service
 
 
@@ -79,7 +80,8 @@ async def test_a_kafka_broker_crash_mid_stream_is_ridden_out(
             await asyncio.to_thread(run.broker.restart, crash=True)
             await run.settled(events, producing=producing, within=90)
             await service.ready_is(True, within=30)
-        assert "kafka" in watch.failed and "ready" in watch.failed, watch.failed
+        # Kafka is reported, never gating: the pod kept taking Slack's requests throughout.
+        assert "kafka" in watch.failed and "ready" not in watch.failed, watch.failed
         assert service.alive() and service.lives == 1
         result = await run.tally(events)
         assert result.ok, result.explain()
