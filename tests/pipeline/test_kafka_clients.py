@@ -4,6 +4,8 @@ and a clear ConfigError (never a leaked secret) when the settings cannot work.""
 from __future__ import annotations
 
 import ssl
+import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,8 @@ from aiokafka.admin import AIOKafkaAdminClient
 from chatbot.config.settings import KafkaSettings, Secret
 from chatbot.errors import ConfigError
 from chatbot.pipeline.kafka_clients import admin_kwargs, consumer_kwargs, producer_kwargs
+from testbench.fixtures.kafka import TopicFactory
+from testbench.kafka import KafkaBroker
 from testbench.kube_pki import CertificateAuthority
 
 PLAIN = KafkaSettings(bootstrap="kafka-0:9092,kafka-1:9092", group="approvals")
@@ -102,3 +106,45 @@ def test_a_ca_file_that_is_not_pem_is_refused(tmp_path: Path) -> None:
 
     with pytest.raises(ConfigError, match="CHATBOT_KAFKA_SSL_CAFILE"):
         producer_kwargs(secured(tmp_path, ssl_cafile=garbage))
+
+
+def test_static_membership_only_when_an_instance_id_is_given() -> None:
+    assert "group_instance_id" not in consumer_kwargs(PLAIN)
+    static = consumer_kwargs(replace(PLAIN, group_instance_id="chatbot-7d9f-x2k4q"))
+    assert static["group_instance_id"] == "chatbot-7d9f-x2k4q"
+
+
+@pytest.mark.bench
+async def test_a_static_member_that_comes_back_gets_its_partitions_without_waiting(
+        kafka_broker: KafkaBroker, new_topic: TopicFactory) -> None:
+    """A replica restarted under the same name (the pod's, after kill -9 or an OOM) is back
+    consuming at once; without static membership the group would first wait out the dead
+    member's session (10 s) before a rebalance could hand its partitions on."""
+    topic = await new_topic(partitions=2)
+    settings = KafkaSettings(bootstrap=kafka_broker.bootstrap, group=f"{topic}-bot",
+                             group_instance_id="bot-0")
+    first = await assigned(settings, topic)
+    # No LeaveGroup for a static member, stopped or crashed: the group keeps its place.
+    await first.stop()
+    started = time.monotonic()
+    again = await assigned(settings, topic)
+    try:
+        assert time.monotonic() - started < SESSION_TIMEOUT_S / 2
+        assert {tp.partition for tp in again.assignment()} == {0, 1}
+    finally:
+        await again.stop()
+
+
+SESSION_TIMEOUT_S = 10.0
+
+
+async def assigned(settings: KafkaSettings, topic: str) -> AIOKafkaConsumer:
+    consumer = AIOKafkaConsumer(**consumer_kwargs(settings),
+                                session_timeout_ms=int(SESSION_TIMEOUT_S * 1000))
+    await consumer.start()
+    consumer.subscribe([topic])
+    deadline = time.monotonic() + 30
+    while not consumer.assignment():
+        assert time.monotonic() < deadline, "never assigned"
+        await consumer.getmany(timeout_ms=200)
+    return consumer
