@@ -49,6 +49,7 @@ class SlackStandin:
         self.socket_mode = SocketModeHub(self.log)
         self.faults = Faults()
         self.rate_limit: ChannelRateLimit | None = None
+        self.scopes = SCOPES  # what X-OAuth-Scopes says the token was granted
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
 
@@ -200,7 +201,7 @@ class SlackStandin:
         answer = self._answer(method, params, token, problem)
         self.log.record(method, params, answer.status, answer.body)
         return web.json_response(answer.body, status=answer.status,
-                                 headers={"X-OAuth-Scopes": SCOPES, **answer.headers})
+                                 headers={"X-OAuth-Scopes": self.scopes, **answer.headers})
 
     def _answer(self, method: str, params: JSONObject, token: str | None,
                 problem: str | None) -> Answer:

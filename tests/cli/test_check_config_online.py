@@ -123,3 +123,17 @@ async def test_dependencies_that_do_not_answer_are_all_named_in_one_run(
         f"error: CHATBOT_DATABASE_URL: cannot reach the database at 127.0.0.1:{database} "
         f"(postgresql+asyncpg://bot:***@127.0.0.1:{database}/bot): connection refused"]
     assert "hunter2" not in run.out + run.err and "Traceback" not in run.err
+
+
+async def test_incident_channels_without_the_scope_to_create_them_fail(
+        working: dict[str, str], slack_standin: SlackStandin, tmp_path: Path) -> None:
+    slack_standin.scopes = "chat:write,channels:read,groups:read,channels:history," \
+        "groups:history,usergroups:read"  # the manifest as shipped: no channels:manage
+    rules = tmp_path / "incidents.yaml"
+    rules.write_text(RULES.replace("ROUTED", "payments-flows")
+                     + "escalation: {incident_channel: create}\n")
+    run = await check_online(working, "--config", str(rules))
+    assert run.code == 2
+    assert run.errors() == ["error: escalation.incident_channel is create, but the bot token "
+                            "lacks the channels:manage scope (add it to the Slack app and "
+                            "reinstall)"]

@@ -37,8 +37,14 @@ def helm(binary: Path, *args: str) -> HelmRun:
     return HelmRun(done.returncode, done.stdout + done.stderr)
 
 
-def value_args(values: Sequence[Path] = (), sets: Sets = None) -> list[str]:
-    args = [arg for path in values for arg in ("--values", str(path))]
+# What every install must give (the image, an approver), as a values file given first.
+REQUIRED_VALUES = REPO / "tests" / "deploy" / "required-values.yaml"
+
+
+def value_args(values: Sequence[Path] = (), sets: Sets = None, *,
+               required: bool = True) -> list[str]:
+    files = [REQUIRED_VALUES, *values] if required else list(values)
+    args = [arg for path in files for arg in ("--values", str(path))]
     args += [arg for key, value in (sets or {}).items() for arg in ("--set", f"{key}={value}")]
     return args
 
@@ -48,9 +54,10 @@ def lint(binary: Path, *, values: Sequence[Path] = (), sets: Sets = None) -> Hel
 
 
 def template(binary: Path, *, release: str = "chatbot", namespace: str = "flow-approval",
-             values: Sequence[Path] = (), sets: Sets = None) -> HelmRun:
+             values: Sequence[Path] = (), sets: Sets = None, required: bool = True) -> HelmRun:
+    """``required=False`` leaves out :data:`REQUIRED_VALUES`, as a bare install would."""
     return helm(binary, "template", release, str(CHART), "--namespace", namespace,
-                *value_args(values, sets))
+                *value_args(values, sets, required=required))
 
 
 def render(binary: Path, *, release: str = "chatbot", namespace: str = "flow-approval",

@@ -176,3 +176,83 @@ _KEY = re.compile(r"^(?P<indent> *)(?P<key>[A-Za-z][\w.-]*):(?P<value>.*)$")
 def test_the_documentation_check_finds_a_bare_key() -> None:
     assert undocumented_values("# -- all of it\na:\n  b: 1\nc:\n  # -- d\n  d: 2\n  e: 3\n") == [
         "c.e"]
+
+
+def test_an_install_without_an_image_or_approvers_is_refused_saying_what_to_give(
+        helm_binary: Path) -> None:
+    bare = template(helm_binary, required=False, sets={
+        "rules.approvers[0].namespaces[0]": "*", "rules.approvers[0].users[0]": "U0OWNER"})
+    assert bare.returncode != 0
+    assert "image.repository is required: the registry and name you pushed the image to" \
+        in bare.output
+    nobody = template(helm_binary, required=False, sets={"image.repository": "r.example/bot"})
+    assert nobody.returncode != 0
+    assert "rules.approvers is empty: nobody could approve any flow" in nobody.output
+    # Rules kept in a ConfigMap of one's own are checked by `chatbot check-config`, not here.
+    own = template(helm_binary, required=False, sets={"image.repository": "r.example/bot",
+                                                      "existingRulesConfigMap": "my-rules"})
+    assert own.returncode == 0, own.output
+
+
+def test_the_deployment_runs_the_image_that_was_pushed(helm_binary: Path) -> None:
+    deployment = one(render(helm_binary, sets={"image.tag": "0.1.0"}), "Deployment")
+    assert container(deployment)["image"] == \
+        "registry.example.com/platform/flow-approval-chatbot:0.1.0"
+    production = one(render(helm_binary, values=[PRODUCTION_VALUES]), "Deployment")
+    assert container(production)["image"] == \
+        "registry.example.com/platform/flow-approval-chatbot:0.1.0"
+
+
+def test_each_pod_joins_the_group_under_its_own_name(helm_binary: Path) -> None:
+    env = env_of(container(one(render(helm_binary), "Deployment")))
+    assert env["CHATBOT_KAFKA_GROUP_INSTANCE_ID"]["valueFrom"] == {
+        "fieldRef": {"fieldPath": "metadata.name"}}
+    dynamic = env_of(container(one(render(helm_binary, sets={
+        "kafka.staticMembership": "false"}), "Deployment")))
+    assert "CHATBOT_KAFKA_GROUP_INSTANCE_ID" not in dynamic
+
+
+def test_editing_the_rules_changes_the_pod_template(helm_binary: Path) -> None:
+    def checksum(sets: dict[str, str]) -> str:
+        deployment = one(render(helm_binary, sets=sets), "Deployment")
+        annotation: str = deployment["spec"]["template"]["metadata"]["annotations"][
+            "checksum/rules"]
+        return annotation
+    assert checksum({}) != checksum({"rules.escalation.pending_timeout": "1h"})
+
+
+def test_the_bots_own_network_policy_allows_what_it_dials_and_nothing_else(
+        helm_binary: Path) -> None:
+    default = one(render(helm_binary, sets={"networkPolicy.enabled": "true"}), "NetworkPolicy")
+    spec = default["spec"]
+    assert spec["policyTypes"] == ["Ingress", "Egress"]
+    assert spec["podSelector"]["matchLabels"]["app.kubernetes.io/name"] == "flow-approval-chatbot"
+    assert spec["ingress"] == [{"ports": [{"port": 3000, "protocol": "TCP"}]}]
+    ports = [sorted((p["port"], p["protocol"]) for p in rule["ports"]) for rule in spec["egress"]]
+    assert ports == [[(53, "TCP"), (53, "UDP")],           # DNS
+                     [(9092, "TCP"), (9093, "TCP")],       # Kafka
+                     [(443, "TCP"), (6443, "TCP")],        # the apiserver
+                     [(443, "TCP")]]                       # Slack
+    assert spec["egress"][3]["to"] == [{"ipBlock": {"cidr": "0.0.0.0/0", "except": [
+        "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]}}]
+    production = one(render(helm_binary, values=[PRODUCTION_VALUES],
+                            sets={"networkPolicy.enabled": "true"}), "NetworkPolicy")
+    dialled = [sorted(p["port"] for p in rule["ports"]) for rule in production["spec"]["egress"]]
+    assert [5432] in dialled and [6379] in dialled
+    assert not of_kind(render(helm_binary), "NetworkPolicy")
+
+
+def test_the_bots_own_clientintents_name_its_topics_services_and_slack(
+        helm_binary: Path) -> None:
+    intents = one(render(helm_binary, values=[PRODUCTION_VALUES],
+                         sets={"clientIntents.enabled": "true"}), "ClientIntents")
+    assert intents["spec"]["workload"] == {"name": "chatbot-flow-approval-chatbot",
+                                           "kind": "Deployment"}
+    targets = intents["spec"]["targets"]
+    assert targets[0] == {"kafka": {"name": "kafka.kafka", "topics": [
+        {"name": "flow-anomalies", "operations": ["consume", "describe"]},
+        {"name": "flow-anomalies.dlq", "operations": ["produce", "describe"]}]}}
+    assert {"service": {"name": "kubernetes.default"}} in targets
+    assert {"service": {"name": "postgresql.postgres"}} in targets
+    assert {"service": {"name": "redis.redis"}} in targets
+    assert {"internet": {"domains": ["slack.com", "*.slack.com"], "ports": [443]}} in targets

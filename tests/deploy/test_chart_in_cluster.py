@@ -51,16 +51,23 @@ async def forbidden(call: Any) -> bool:
     return False
 
 
-@pytest.mark.parametrize("values", [(), (PRODUCTION_VALUES,)], ids=["defaults", "production"])
+OWN_ACCESS = {"networkPolicy.enabled": "true", "clientIntents.enabled": "true"}
+
+
+@pytest.mark.parametrize(("values", "sets"), [((), {}), ((PRODUCTION_VALUES,), {}),
+                                              ((PRODUCTION_VALUES,), OWN_ACCESS)],
+                         ids=["defaults", "production", "production-own-access"])
 async def test_every_rendered_object_is_accepted_by_the_apiserver(
         helm_binary: Path, kube_admin_client: ApiClient, kube_namespace: str, tmp_path: Path,
-        values: tuple[Path, ...]) -> None:
+        values: tuple[Path, ...], sets: dict[str, str], clientintents_crd: str) -> None:
     await install_servicemonitor_crd(kube_admin_client, tmp_path)
     manifests = await asyncio.to_thread(render, helm_binary, release=release_name(),
-                                        namespace=kube_namespace, values=values)
+                                        namespace=kube_namespace, values=values, sets=sets)
     applied = await apply(kube_admin_client, manifests, namespace=kube_namespace)
     assert len(applied) == len(manifests)
     assert any(entry.startswith("Deployment/") for entry in applied)
+    if sets:
+        assert {entry.split("/")[0] for entry in applied} >= {"NetworkPolicy", "ClientIntents"}
 
 
 async def test_the_chart_service_account_writes_clientintents_and_nothing_else(

@@ -45,6 +45,8 @@ SCOPES_BY_METHOD: dict[str, frozenset[str]] = {
 LIBRARY_CALLS = frozenset({"auth.test", "apps.connections.open"})
 # Creating (and so inviting into) a private channel needs groups:write.
 PRIVATE_CHANNEL_SCOPES = frozenset({"groups:write"})
+# Scopes only one opt-in feature needs: not in the manifest, which says when to add them.
+OPT_IN_SCOPES = {"channels:manage": "incident_channel: create"}
 
 _API_METHODS = frozenset(
     name for name in dir(AsyncWebClient)
@@ -117,10 +119,19 @@ def test_every_called_method_has_a_known_scope() -> None:
 def test_the_manifest_asks_for_exactly_the_scopes_the_code_needs(path: Path) -> None:
     scopes = bot_scopes(path)
     assert len(scopes) == len(set(scopes)), "a scope is listed twice"
-    missing = needed_scopes() - set(scopes)
+    always = needed_scopes() - OPT_IN_SCOPES.keys()
+    missing = always - set(scopes)
     assert not missing, f"{path.name} lacks {sorted(missing)}"
-    unused = set(scopes) - needed_scopes()
-    assert not unused, f"{path.name} asks for scopes no call needs: {sorted(unused)}"
+    unused = set(scopes) - always
+    assert not unused, f"{path.name} asks for scopes no call needs by default: {sorted(unused)}"
+
+
+@pytest.mark.parametrize("path", [HTTP_MANIFEST, SOCKET_MANIFEST], ids=["http", "socket-mode"])
+def test_the_manifest_says_when_to_add_each_opt_in_scope(path: Path) -> None:
+    text = path.read_text()
+    for scope, feature in OPT_IN_SCOPES.items():
+        assert scope in needed_scopes(), f"{scope} is no longer needed by any call"
+        assert re.search(rf"{feature}, add under oauth_config.scopes.bot:\n#\s+{scope}", text)
 
 
 def test_http_mode_sends_clicks_to_slack_events() -> None:

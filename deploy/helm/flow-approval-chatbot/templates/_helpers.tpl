@@ -39,7 +39,20 @@ app.kubernetes.io/part-of: flow-approval-chatbot
 {{- end }}
 
 {{- define "chatbot.image" -}}
-{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- $repository := required "image.repository is required: the registry and name you pushed the image to (README, Deploying to a cluster, step 1), e.g. --set image.repository=registry.example.com/platform/flow-approval-chatbot" .Values.image.repository }}
+{{- printf "%s:%s" $repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+
+{{/* What the pods' checksum/rules annotation is taken over: the rendered rules, or the
+content of the existing ConfigMap as it is at install/upgrade time (empty under `helm
+template`, which has no cluster to look in). */}}
+{{- define "chatbot.rulesChecksum" -}}
+{{- if .Values.existingRulesConfigMap }}
+{{- $existing := lookup "v1" "ConfigMap" .Release.Namespace .Values.existingRulesConfigMap }}
+{{- (get (default dict $existing) "data") | default dict | toYaml | sha256sum }}
+{{- else }}
+{{- toYaml .Values.rules | sha256sum }}
+{{- end }}
 {{- end }}
 
 {{- define "chatbot.rulesConfigMap" -}}
@@ -94,6 +107,12 @@ A secretKeyRef env var. Call with (dict "root" $ "env" "CHATBOT_..." "ref" .Valu
   value: {{ .Values.kafka.group | quote }}
 - name: CHATBOT_KAFKA_DLQ_TOPIC
   value: {{ .Values.kafka.dlqTopic | quote }}
+{{- if .Values.kafka.staticMembership }}
+- name: CHATBOT_KAFKA_GROUP_INSTANCE_ID
+  valueFrom:
+    fieldRef:
+      fieldPath: metadata.name
+{{- end }}
 - name: CHATBOT_KAFKA_SECURITY_PROTOCOL
   value: {{ .Values.kafka.securityProtocol | quote }}
 {{- with .Values.kafka.sasl.mechanism }}
@@ -147,6 +166,9 @@ A secretKeyRef env var. Call with (dict "root" $ "env" "CHATBOT_..." "ref" .Valu
 
 {{/* Refuse combinations that would install but not work. */}}
 {{- define "chatbot.validate" -}}
+{{- if and (not .Values.existingRulesConfigMap) (not .Values.rules.approvers) }}
+{{- fail "rules.approvers is empty: nobody could approve any flow. Give at least one approver rule in a values file (README, Deploying to a cluster), e.g. rules: {approvers: [{namespaces: [\"*\"], users: [U0123ABC]}]}, or use existingRulesConfigMap" }}
+{{- end }}
 {{- if and (gt (int .Values.replicaCount) 1) (include "chatbot.sqlite" .) }}
 {{- fail "replicaCount > 1 needs database.type=postgresql (and redis.enabled=true): the default SQLite database is one file on one pod's volume and cannot be shared by several replicas" }}
 {{- end }}
