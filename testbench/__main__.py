@@ -31,6 +31,7 @@ from testbench import (
     hubble_build,
     kafka,
     kube,
+    kubectl_build,
     postgres,
     redis,
 )
@@ -41,7 +42,8 @@ from testbench.process import BenchError, free_port, port_open, progress, stop_p
 INSTALLERS: dict[str, Callable[[], object]] = {
     "kafka": kafka.install, "kube": kube.install, "postgres": postgres.install,
     "redis": redis.install, "chromium": browser.install,
-    "helm": helm.install, "cyclonus": cyclonus.install, "gitea": gitea.install,
+    "helm": helm.install, "kubectl": kubectl_build.install, "cyclonus": cyclonus.install,
+    "gitea": gitea.install,
     "github-openapi": github_openapi.install, "hubble": hubble_build.install,
 }
 

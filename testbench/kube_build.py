@@ -22,6 +22,11 @@ KUBERNETES_VERSION = "1.34.4"
 # Kubernetes publishes its staging modules (k8s.io/api, ...) as v0.<minor>.<patch>.
 STAGING_VERSION = "0." + KUBERNETES_VERSION.split(".", 1)[1]
 GO_FALLBACK = Path("/usr/local/go/bin/go")
+# The binary carries its version (as a release build does), so /version answers v1.34.4 and
+# clients that check it — helm's kubeVersion constraint, kubectl's skew warning — see a
+# real cluster. A new name, so a build never overwrites a binary a running bench executes.
+APISERVER = f"kube-apiserver-v{KUBERNETES_VERSION}"
+VERSION_PACKAGES = ("k8s.io/component-base/version", "k8s.io/client-go/pkg/version")
 
 _STAGING_LINE = re.compile(r"^\s*(k8s\.io/[A-Za-z0-9._-]+)\s+=>\s+\./staging/", re.MULTILINE)
 
@@ -38,10 +43,10 @@ def install() -> KubeBinaries:
     """Build etcd and kube-apiserver into the cache unless a previous build finished."""
     root = cache_dir("kube", f"etcd-{ETCD_VERSION}_kubernetes-{KUBERNETES_VERSION}")
     binaries = KubeBinaries(
-        etcd=root / "bin" / "etcd", kube_apiserver=root / "bin" / "kube-apiserver"
+        etcd=root / "bin" / "etcd", kube_apiserver=root / "bin" / APISERVER
     )
     if _is_built(root, "etcd", binaries.etcd) and _is_built(
-        root, "kube-apiserver", binaries.kube_apiserver
+        root, APISERVER, binaries.kube_apiserver
     ):
         return binaries
     go = _go_binary()
@@ -52,7 +57,7 @@ def install() -> KubeBinaries:
             "etcd", root, binaries.etcd, lambda work, log: _build_etcd(go, work, log, binaries.etcd)
         )
         _build_once(
-            "kube-apiserver",
+            APISERVER,
             root,
             binaries.kube_apiserver,
             lambda work, log: _build_kube_apiserver(go, work, log, binaries.kube_apiserver),
@@ -137,7 +142,16 @@ def _build_kube_apiserver(go: Path, work: Path, log: Path, binary: Path) -> None
     (work / "tools.go").write_text("package main\n")
     command = "k8s.io/kubernetes/cmd/kube-apiserver"
     _go(component, go, work, log, "get", f"{command}@v{KUBERNETES_VERSION}")
-    _go(component, go, work, log, "build", "-o", str(binary), command)
+    _go(component, go, work, log, "build", "-ldflags", version_ldflags(), "-o", str(binary),
+        command)
+
+
+def version_ldflags() -> str:
+    """The -X flags Kubernetes' own release build sets for the version."""
+    stamped = {"gitVersion": f"v{KUBERNETES_VERSION}", "gitMajor": "1",
+               "gitMinor": KUBERNETES_VERSION.split(".")[1], "gitTreeState": "clean"}
+    return " ".join(f"-X {package}.{name}={value}" for package in VERSION_PACKAGES
+                    for name, value in stamped.items())
 
 
 def _downloaded_gomod(go: Path, work: Path, log: Path, module: str) -> Path:

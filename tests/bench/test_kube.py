@@ -14,6 +14,7 @@ from kubernetes_asyncio.client.exceptions import ApiException
 
 from testbench.fixtures.kube import kube_api_client
 from testbench.kube import KubeCluster
+from testbench.kube_build import KUBERNETES_VERSION
 
 pytestmark = [pytest.mark.bench, pytest.mark.usefixtures("clientintents_crd")]
 
@@ -186,3 +187,10 @@ async def test_service_account_kubeconfig_authenticates_as_the_service_account(
 def test_env_points_the_bot_at_the_admin_kubeconfig(kube_cluster: KubeCluster) -> None:
     assert kube_cluster.env() == {"CHATBOT_KUBECONFIG": str(kube_cluster.admin_kubeconfig)}
     assert kube_cluster.admin_kubeconfig.is_file()
+
+
+async def test_the_apiserver_reports_its_release_version(kube_admin_client: ApiClient) -> None:
+    """As a real cluster does: helm checks a chart's kubeVersion against it."""
+    info = await client.VersionApi(kube_admin_client).get_code()
+    assert (info.git_version, info.major, info.minor) == (f"v{KUBERNETES_VERSION}", "1",
+                                                          KUBERNETES_VERSION.split(".")[1])
