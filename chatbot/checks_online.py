@@ -285,14 +285,15 @@ NETWORKPOLICY_ACCESS: Access = (
 
 async def _cluster(settings: Settings, namespaces: tuple[str, ...]) -> list[Finding]:
     networkpolicy = settings.intents_format == "networkpolicy"
-    if settings.intents_directory is not None and not networkpolicy:
-        return []  # YAML files only; the offline check looked at the folder
+    files = settings.intents_directory is not None or settings.intents_sink == "git"
+    if files and not networkpolicy:
+        return []  # YAML files only: no cluster involved
     try:
         sink = await kubernetes_sink(settings.kubeconfig)
     except ConfigError as failure:
         return [error(str(failure))]
     access = NETWORKPOLICY_ACCESS if networkpolicy else CLIENTINTENTS_ACCESS
-    if settings.intents_directory is not None:  # only reads pod selectors
+    if files:  # writes files, only reads pod selectors
         access = tuple(entry for entry in access if entry[1] != "networkpolicies")
     try:
         return await _cluster_with(sink.api_client, namespaces, access=access,

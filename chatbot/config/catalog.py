@@ -65,7 +65,20 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("CHATBOT_KUBECONFIG", "(in-cluster config)",
              "kubeconfig for the ClientIntents writes"),
     Variable("CHATBOT_INTENTS_SINK", "kubernetes",
-             "kubernetes (ClientIntents through the API) or directory:<path> (YAML files)"),
+             "kubernetes (ClientIntents through the API), directory:<path> (YAML files) or "
+             "git (pull requests on a forge, CHATBOT_GIT_*)"),
+    Variable("CHATBOT_GIT_URL", NONE, "git sink: the repository's http(s) clone URL, without "
+             "credentials"),
+    Variable("CHATBOT_GIT_FORGE", "(github for github.com)", "gitea (also Forgejo) or github"),
+    Variable("CHATBOT_GIT_API_URL", "(the forge's)", "the forge's REST API"),
+    Variable("CHATBOT_GIT_TOKEN", NONE, "pushes the bot branch and opens pull requests",
+             secret=True),
+    Variable("CHATBOT_GIT_BASE_BRANCH", "main", "the branch pull requests go into"),
+    Variable("CHATBOT_GIT_FOLDER", "intents", "the folder inside the repository"),
+    Variable("CHATBOT_GIT_BATCH_SECONDS", "60", "approvals inside this window share a PR"),
+    Variable("CHATBOT_GIT_POLL_SECONDS", "30", "how often open pull requests are polled"),
+    Variable("CHATBOT_GIT_WEBHOOK_SECRET", NONE, "turns on POST /forge/webhook", secret=True),
+    Variable("CHATBOT_GIT_WORKDIR", "(<tmp>/chatbot-git)", "where the working copy lives"),
     Variable("CHATBOT_INTENTS_FORMAT", "clientintents",
              "clientintents or networkpolicy (native NetworkPolicies; reads pod selectors "
              "through CHATBOT_KUBECONFIG, also with the directory sink)"),

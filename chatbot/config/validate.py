@@ -155,7 +155,10 @@ def _sink(settings: Settings, *, cluster_config: bool) -> list[str]:
                             f"({existing} is not a writable folder)")
         if settings.intents_format != "networkpolicy":
             return problems  # YAML files only: no cluster needed
-    needs = ("CHATBOT_INTENTS_SINK=kubernetes" if directory is None else
+    if settings.intents_sink == "git" and settings.intents_format != "networkpolicy":
+        return problems  # files in a repository: no cluster needed
+    cluster_sink = directory is None and settings.intents_sink != "git"
+    needs = ("CHATBOT_INTENTS_SINK=kubernetes" if cluster_sink else
              "CHATBOT_INTENTS_FORMAT=networkpolicy (it reads pod selectors from the cluster)")
     if settings.kubeconfig is not None:
         if not settings.kubeconfig.is_file():
@@ -165,7 +168,7 @@ def _sink(settings: Settings, *, cluster_config: bool) -> list[str]:
             f"{needs} needs CHATBOT_KUBECONFIG, or the in-cluster configuration of a pod's "
             f"ServiceAccount (KUBERNETES_SERVICE_HOST and {SERVICE_ACCOUNT_TOKEN}), and "
             "neither is there" + ("; or write YAML files with "
-                                  "CHATBOT_INTENTS_SINK=directory:<path>" if directory is None
+                                  "CHATBOT_INTENTS_SINK=directory:<path>" if cluster_sink
                                   else ""))
     return problems
 

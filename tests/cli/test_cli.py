@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from chatbot.config.catalog import CHECK, MIGRATE, PRODUCE, SERVE, VARIABLES, variables_for
-from chatbot.config.settings import settings_from_env
+from chatbot.config.settings import GitSettings, settings_from_env
 from chatbot.logs import JsonFormatter
 from testbench.process import free_port
 
@@ -78,9 +78,14 @@ def test_the_catalog_defaults_are_the_defaults_settings_use() -> None:
         "CHATBOT_DATABASE_URL": settings.database_url.reveal(),
         "CHATBOT_SLACK_API_URL": settings.slack.api_url,
         "CHATBOT_INTENTS_SINK": settings.intents_sink,
+        "CHATBOT_INTENTS_FORMAT": settings.intents_format,
         "CHATBOT_HTTP_HOST": settings.http_host, "CHATBOT_HTTP_PORT": str(settings.http_port),
         "CHATBOT_LOG_LEVEL": settings.log_level,
         "CHATBOT_DASHBOARD_HOST": settings.dashboard_host,
+        "CHATBOT_GIT_BASE_BRANCH": GitSettings.base_branch,
+        "CHATBOT_GIT_FOLDER": GitSettings.folder,
+        "CHATBOT_GIT_BATCH_SECONDS": f"{GitSettings.batch_seconds:g}",
+        "CHATBOT_GIT_POLL_SECONDS": f"{GitSettings.poll_seconds:g}",
     }
 
 
@@ -110,3 +115,10 @@ def test_migrate_refuses_a_database_it_cannot_drive() -> None:
     done = chatbot("migrate", env={"CHATBOT_DATABASE_URL": "mysql://bot:pw@db/chatbot"})
     assert done.returncode == 2 and "'mysql' is not supported" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_the_readme_settings_table_lists_exactly_the_catalog() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    table = readme.split("### Settings (environment variables)", 1)[1].split("\n#", 1)[0]
+    named = set(re.findall(r"`(CHATBOT_[A-Z_]+)`", table))
+    assert named == {v.name for v in VARIABLES}
