@@ -106,7 +106,8 @@ def test_explain_names_the_deciding_rule(tmp_path: Path) -> None:
     event = tmp_path / "event.json"
     event.write_text(json.dumps(flow_event(client_ns="shop", target="legacy", port=23)))
     done = subprocess.run(
-        [sys.executable, "-m", "chatbot.cli", "check-config", "--explain", str(event)],
+        [sys.executable, "-m", "chatbot.cli", "check-config", "--rules-only", "--explain",
+         str(event)],
         env={"CHATBOT_CONFIG": str(rules), "PATH": "/usr/bin"}, capture_output=True,
         text=True, check=False)
     assert done.returncode == 0, done.stderr
@@ -119,7 +120,7 @@ def test_check_config_refuses_a_rule_that_could_auto_approve_a_risky_flow(
         tmp_path: Path) -> None:
     rules = tmp_path / "rules.yaml"
     rules.write_text(RULES + "decisions:\n  - {name: yolo, action: auto_approve}\n")
-    done = subprocess.run([sys.executable, "-m", "chatbot.cli", "check-config"],
+    done = subprocess.run([sys.executable, "-m", "chatbot.cli", "check-config", "--rules-only"],
                           env={"CHATBOT_CONFIG": str(rules), "PATH": "/usr/bin"},
                           capture_output=True, text=True, check=False)
     assert done.returncode == 2
