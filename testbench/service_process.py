@@ -153,16 +153,22 @@ class ServiceProcess:
         body = orjson.loads(answer[1])
         return {"ready": bool(body["ready"]), **{k: bool(v) for k, v in body["checks"].items()}}
 
-    async def listening(self, *, within: float = START_TIMEOUT) -> None:
-        """Wait until ``/healthz`` answers; fails at once if the process exits first."""
+    async def listening(self, *, within: float = START_TIMEOUT, schema: bool = True) -> None:
+        """Wait until ``/healthz`` answers and (``schema``) ``/readyz`` says the database is
+        up — ``serve`` listens first and upgrades the schema after, so a story that reads the
+        tables waits for that; fails at once if the process exits first."""
         deadline = time.monotonic() + within
         while time.monotonic() < deadline:
             if not self.alive():
                 raise self.failure(f"exited with {self.returncode()} before listening")
             if await self.get("/healthz") is not None:
-                return
+                if not schema:
+                    return
+                seen = await self.readiness()
+                if seen is not None and seen.get("database"):
+                    return
             await asyncio.sleep(0.1)
-        raise self.failure(f"not listening after {within:.0f}s")
+        raise self.failure(f"not listening (with its schema) after {within:.0f}s")
 
     async def ready_is(self, expected: bool, *, within: float, check: str = "ready") -> None:
         """Wait until ``/readyz`` says ``check`` (``ready`` or a probe name) is ``expected``."""

@@ -111,7 +111,7 @@ async def test_serve_started_while_the_database_is_down_starts_once_it_is_up(
         try:
             service = run.service()
             service.start()
-            await service.listening()
+            await service.listening(schema=False)
             await retried(service, "database", RETRIES_SEEN)
             answer = await service.get("/readyz")
             assert answer is not None and answer[0] == 503
