@@ -28,9 +28,9 @@ from chatbot.clock import SystemClock
 from chatbot.config.load import load_rules
 from chatbot.config.settings import KafkaSettings
 from chatbot.metrics import Metrics
-from chatbot.pipeline.consumer import MAX_RECORDS, Batch, FlowConsumer, Partition
-from chatbot.pipeline.dead_letter import DeadLetters
+from chatbot.pipeline.consumer import MAX_RECORDS, Batch, Partition
 from chatbot.pipeline.kafka_clients import consumer_kwargs, producer_kwargs
+from chatbot.pipeline.wiring import flow_consumer
 from chatbot.store.db import make_engine, make_sessions
 from chatbot.store.ingest import IngestResult
 from chatbot.store.migrate import upgrade
@@ -45,6 +45,7 @@ class FirstFetch:
     def __init__(self, consumer: AIOKafkaConsumer) -> None:
         self.consumer = consumer
         self.first: float | None = None
+        self.first_cpu = 0.0
 
     def subscribe(self, topics: Sequence[str], *, listener: object) -> None:
         self.consumer.subscribe(topics, listener=listener)
@@ -54,6 +55,7 @@ class FirstFetch:
                                                    max_records=max_records)
         if batch and self.first is None:
             self.first = time.monotonic()
+            self.first_cpu = time.process_time()
         return batch
 
     async def commit(self, offsets: Mapping[Partition, int]) -> None:
@@ -61,6 +63,13 @@ class FirstFetch:
 
     def seek(self, partition: Partition, offset: int) -> None:
         self.consumer.seek(partition, offset)
+
+    async def seek_to_beginning(self, *partitions: Partition) -> object:
+        return await self.consumer.seek_to_beginning(*partitions)
+
+    async def committed(self, partition: Partition) -> int | None:
+        offset: int | None = await self.consumer.committed(partition)
+        return offset
 
     def assignment(self) -> Set[Partition]:
         assigned: Set[Partition] = self.consumer.assignment()
@@ -72,7 +81,10 @@ def kafka_settings(bootstrap: str, topic: str) -> KafkaSettings:
                          dlq_topic=f"{topic}.dlq")
 
 
-async def raw_aiokafka(bootstrap: str, topic: str, total: int, max_records: int) -> float:
+Timing = tuple[float, float]  # (seconds, CPU seconds) from the first fetched batch on
+
+
+async def raw_aiokafka(bootstrap: str, topic: str, total: int, max_records: int) -> Timing:
     """The same client settings as the service, doing nothing per record."""
     settings = kafka_settings(bootstrap, topic)
     consumer = FirstFetch(AIOKafkaConsumer(topic, **consumer_kwargs(settings)))
@@ -82,19 +94,20 @@ async def raw_aiokafka(bootstrap: str, topic: str, total: int, max_records: int)
         while seen < total:
             batch = await consumer.getmany(timeout_ms=POLL_MS, max_records=max_records)
             seen += sum(len(records) for records in batch.values())
-        finished = time.monotonic()
+        finished, cpu = time.monotonic(), time.process_time()
     finally:
         await consumer.consumer.stop()
     assert consumer.first is not None
-    return finished - consumer.first
+    return finished - consumer.first, cpu - consumer.first_cpu
 
 
-def raw_confluent(bootstrap: str, topic: str, total: int) -> float:
+def raw_confluent(bootstrap: str, topic: str, total: int) -> Timing:
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"bench-{uuid.uuid4().hex}",
                          "auto.offset.reset": "earliest", "enable.auto.commit": False})
     consumer.subscribe([topic])
     seen = 0
     first: float | None = None
+    first_cpu = 0.0
     try:
         while seen < total:
             # consume() waits until it has num_messages (or the timeout): never ask for more
@@ -102,16 +115,16 @@ def raw_confluent(bootstrap: str, topic: str, total: int) -> float:
             messages = consumer.consume(num_messages=min(MAX_RECORDS, total - seen),
                                         timeout=POLL_MS / 1000)
             if messages and first is None:
-                first = time.monotonic()
+                first, first_cpu = time.monotonic(), time.process_time()
             seen += sum(1 for message in messages if message.error() is None)
-        finished = time.monotonic()
+        finished, cpu = time.monotonic(), time.process_time()
     finally:
         consumer.close()
     assert first is not None
-    return finished - first
+    return finished - first, cpu - first_cpu
 
 
-async def service(bootstrap: str, topic: str, total: int, database_url: str) -> float:
+async def service(bootstrap: str, topic: str, total: int, database_url: str) -> Timing:
     """The service's ingest path as ``chatbot serve`` wires it (see pipeline/wiring.py)."""
     settings = kafka_settings(bootstrap, topic)
     engine = make_engine(database_url)
@@ -132,18 +145,15 @@ async def service(bootstrap: str, topic: str, total: int, database_url: str) -> 
         if stored >= total:
             done.set()
 
-    clock = SystemClock()
-    flow = FlowConsumer(
-        consumer=timed, topic=topic,
-        dead_letters=DeadLetters(producer=producer, topic=settings.dlq_topic, clock=clock),
-        sessions=make_sessions(engine), rules=rules, clock=clock, metrics=Metrics(),
-        logger=logging.getLogger("bench.worker"), on_stored=on_stored)
+    flow = flow_consumer(consumer=timed, producer=producer, settings=settings,
+                         sessions=make_sessions(engine), rules=rules, clock=SystemClock(),
+                         metrics=Metrics(), on_stored=on_stored)
     await producer.start()
     await kafka_consumer.start()
     loop = asyncio.create_task(flow.run())
     try:
         await done.wait()
-        finished = time.monotonic()
+        finished, cpu = time.monotonic(), time.process_time()
         await flow.stop()
         await loop
     finally:
@@ -151,7 +161,7 @@ async def service(bootstrap: str, topic: str, total: int, database_url: str) -> 
         await producer.stop()
         await engine.dispose()
     assert timed.first is not None
-    return finished - timed.first
+    return finished - timed.first, cpu - timed.first_cpu
 
 
 def peak_rss_mb() -> float:
@@ -180,19 +190,19 @@ def main(argv: Sequence[str] | None = None) -> None:
         profiler = Profiler(interval=0.001, async_mode="disabled")
         profiler.start()
     if args.mode == "raw-aiokafka":
-        seconds = asyncio.run(raw_aiokafka(args.bootstrap, args.topic, args.events,
-                                           args.max_records))
+        seconds, cpu = asyncio.run(raw_aiokafka(args.bootstrap, args.topic, args.events,
+                                                args.max_records))
     elif args.mode == "raw-confluent":
-        seconds = raw_confluent(args.bootstrap, args.topic, args.events)
+        seconds, cpu = raw_confluent(args.bootstrap, args.topic, args.events)
     else:
-        seconds = asyncio.run(service(args.bootstrap, args.topic, args.events,
-                                      args.database_url))
+        seconds, cpu = asyncio.run(service(args.bootstrap, args.topic, args.events,
+                                           args.database_url))
     if profiler is not None:
         profiler.stop()
         args.profile.write_text(profiler.output_text(unicode=True, show_all=False))
         args.profile.with_suffix(".html").write_text(profiler.output_html())
     print(orjson.dumps({"mode": args.mode, "events": args.events, "seconds": seconds,
-                        "vmhwm_mb": peak_rss_mb()}).decode(), flush=True)
+                        "cpu_seconds": cpu, "vmhwm_mb": peak_rss_mb()}).decode(), flush=True)
 
 
 if __name__ == "__main__":

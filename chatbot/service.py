@@ -40,7 +40,6 @@ from chatbot.store.db import make_engine, make_sessions
 from chatbot.store.ingest import IngestResult
 from chatbot.store.migrate import upgrade
 from chatbot.store.models import Anomaly
-from chatbot.store.seen_cache import RedisSeenCache
 from chatbot.web.server import Probe, Refresh, make_web_app
 from handlers import actions
 
@@ -109,8 +108,7 @@ async def build_service(settings: Settings, *, clock: Clock | None = None,
         outbox.wake()
 
     pipeline = (await kafka_pipeline(settings.kafka, sessions=sessions, rules=rules,
-                                     clock=clock, metrics=metrics, on_stored=stored,
-                                     seen=RedisSeenCache(redis) if redis else None)
+                                     clock=clock, metrics=metrics, on_stored=stored)
                 if with_kafka else None)
 
     async def database_ready() -> bool:

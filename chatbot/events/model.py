@@ -86,7 +86,7 @@ class InternetTarget:
 Target = KubernetesTarget | KafkaTarget | InternetTarget
 
 
-class FlowEvent(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+class FlowEvent(msgspec.Struct, frozen=True, gc=False):
     """One validated event; many events may describe the same flow (see fingerprint).
 
     A msgspec Struct rather than a dataclass: one is built per consumed record, and a frozen

@@ -1,5 +1,6 @@
 """The Kafka side of ``serve``: the consumer, the dead-letter producer and the
-:class:`FlowConsumer` loop over them, started and stopped together."""
+:class:`FlowConsumer` loop over them (with its own fast decoder and fingerprint memory),
+started and stopped together."""
 
 from __future__ import annotations
 
@@ -14,12 +15,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from chatbot.clock import Clock
 from chatbot.config.rules import Rules
 from chatbot.config.settings import KafkaSettings
+from chatbot.events.decoder import EventDecoder
+from chatbot.events.fingerprint import Fingerprints
 from chatbot.metrics import Metrics
-from chatbot.pipeline.consumer import FlowConsumer
+from chatbot.pipeline.consumer import FlowConsumer, KafkaConsumer
 from chatbot.pipeline.dead_letter import DeadLetters
 from chatbot.pipeline.kafka_clients import consumer_kwargs, producer_kwargs
 from chatbot.store.ingest import IngestResult
-from chatbot.store.seen_cache import SeenCache
 from chatbot.waiting import nap
 
 log = logging.getLogger("chatbot.pipeline")
@@ -94,14 +96,31 @@ async def kafka_pipeline(
     clock: Clock,
     metrics: Metrics,
     on_stored: Callable[[IngestResult], None],
-    seen: SeenCache | None = None,
 ) -> KafkaPipeline:
     kafka_consumer = AIOKafkaConsumer(**consumer_kwargs(settings))
     producer = AIOKafkaProducer(**producer_kwargs(settings))
-    flow = FlowConsumer(
-        consumer=kafka_consumer, topic=settings.topic,
-        dead_letters=DeadLetters(producer=producer, topic=settings.dlq_topic, clock=clock),
-        sessions=sessions, rules=rules, clock=clock, metrics=metrics, logger=log,
-        on_stored=on_stored, seen=seen)
+    flow = flow_consumer(consumer=kafka_consumer, producer=producer, settings=settings,
+                         sessions=sessions, rules=rules, clock=clock, metrics=metrics,
+                         on_stored=on_stored)
     return KafkaPipeline(consumer=flow, kafka_consumer=kafka_consumer, producer=producer,
                          topic=settings.topic, dlq_topic=settings.dlq_topic)
+
+
+def flow_consumer(
+    *,
+    consumer: KafkaConsumer,
+    producer: AIOKafkaProducer,
+    settings: KafkaSettings,
+    sessions: async_sessionmaker[AsyncSession],
+    rules: Rules,
+    clock: Clock,
+    metrics: Metrics,
+    on_stored: Callable[[IngestResult], None],
+) -> FlowConsumer:
+    """The consume loop over started clients, with its own fast decoder and fingerprint
+    memory (also what bench/worker.py measures)."""
+    return FlowConsumer(
+        consumer=consumer, topic=settings.topic, group=settings.group,
+        dead_letters=DeadLetters(producer=producer, topic=settings.dlq_topic, clock=clock),
+        sessions=sessions, rules=rules, clock=clock, metrics=metrics, logger=log,
+        decode=EventDecoder(), fingerprint=Fingerprints(), on_stored=on_stored)
