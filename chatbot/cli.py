@@ -22,7 +22,11 @@ def parser() -> argparse.ArgumentParser:
         epilog="Settings come from CHATBOT_* environment variables (see README).")
     top.add_argument("--version", action="version", version=f"chatbot {__version__}")
     commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    commands.add_parser("serve", help="consume anomalies from Kafka and serve Slack actions")
+    serve = commands.add_parser("serve",
+                                help="consume anomalies from Kafka and serve Slack actions")
+    serve.add_argument("--consumers", type=int, default=1,
+                       help="members of the consumer group to run, each a process of its own "
+                            "(default 1: this process only)")
     commands.add_parser("migrate", help="bring the database schema to the newest version")
     demo = commands.add_parser("demo", help="run end to end on embedded defaults (no services)")
     demo.add_argument("--port", type=int, default=8765, help="review page port (127.0.0.1)")
@@ -87,7 +91,9 @@ async def _dispatch(args: argparse.Namespace) -> int:
     logs.configure(settings.log_level)
     if not settings.kafka.bootstrap:
         raise ConfigError("CHATBOT_KAFKA_BOOTSTRAP is required for serve")
-    service = await build_service(settings)
+    if args.consumers < 1:
+        raise ConfigError("serve --consumers must be at least 1")
+    service = await build_service(settings, consumers=args.consumers)
     await run_service(service, stop)
     return 0
 

@@ -72,7 +72,7 @@ def rules_from(settings: Settings) -> Rules:
 
 
 async def build_service(settings: Settings, *, clock: Clock | None = None,
-                        with_kafka: bool = True) -> Service:
+                        with_kafka: bool = True, consumers: int = 1) -> Service:
     clock = clock or SystemClock()
     rules = rules_from(settings)
     metrics = Metrics()
@@ -108,7 +108,8 @@ async def build_service(settings: Settings, *, clock: Clock | None = None,
         outbox.wake()
 
     pipeline = (await kafka_pipeline(settings.kafka, sessions=sessions, rules=rules,
-                                     clock=clock, metrics=metrics, on_stored=stored)
+                                     clock=clock, metrics=metrics, on_stored=stored,
+                                     consumers=consumers)
                 if with_kafka else None)
 
     async def database_ready() -> bool:

@@ -21,6 +21,7 @@ from chatbot.metrics import Metrics
 from chatbot.pipeline.consumer import FlowConsumer, KafkaConsumer
 from chatbot.pipeline.dead_letter import DeadLetters
 from chatbot.pipeline.kafka_clients import consumer_kwargs, producer_kwargs
+from chatbot.pipeline.members import ConsumerMembers
 from chatbot.store.ingest import IngestResult
 from chatbot.waiting import nap
 
@@ -37,6 +38,7 @@ class KafkaPipeline:
     producer: AIOKafkaProducer
     topic: str
     dlq_topic: str
+    members: ConsumerMembers | None = None  # more consume loops, each a process
 
     async def ready(self) -> bool:
         """The readiness probe: the loop is running, the last batch was stored, and a broker
@@ -59,12 +61,16 @@ class KafkaPipeline:
             await self.producer.stop()
             raise
         loop = asyncio.create_task(self.consumer.run(), name="flow-consumer")
+        if self.members is not None:
+            self.members.start()
         try:
             await stop.wait()
             await self.consumer.stop()
             await loop
         finally:
             loop.cancel()
+            if self.members is not None:
+                await self.members.stop()
             await self.kafka_consumer.stop()
             await self.producer.stop()
 
@@ -96,14 +102,18 @@ async def kafka_pipeline(
     clock: Clock,
     metrics: Metrics,
     on_stored: Callable[[IngestResult], None],
+    consumers: int = 1,
 ) -> KafkaPipeline:
+    """``consumers`` members of the group in all: this process's loop and ``consumers - 1``
+    processes (chatbot/pipeline/members.py)."""
     kafka_consumer = AIOKafkaConsumer(**consumer_kwargs(settings))
     producer = AIOKafkaProducer(**producer_kwargs(settings))
     flow = flow_consumer(consumer=kafka_consumer, producer=producer, settings=settings,
                          sessions=sessions, rules=rules, clock=clock, metrics=metrics,
                          on_stored=on_stored)
+    members = ConsumerMembers(count=consumers - 1, logger=log) if consumers > 1 else None
     return KafkaPipeline(consumer=flow, kafka_consumer=kafka_consumer, producer=producer,
-                         topic=settings.topic, dlq_topic=settings.dlq_topic)
+                         topic=settings.topic, dlq_topic=settings.dlq_topic, members=members)
 
 
 def flow_consumer(
