@@ -174,7 +174,7 @@ class Tally:
         while True:
             partitions = consumer.partitions_for_topic(topic) or set()
             assigned[member] = len(consumer.assignment())
-            shares: list[int] = list(assigned)
+            shares = [int(share) for share in assigned[:]]
             fair = -(-len(partitions) // len(shares))
             if partitions and sum(shares) == len(partitions) and min(shares) > 0 and max(
                     shares) <= fair:

@@ -1,6 +1,6 @@
-"""Store a batch of validated events: fold them per flow fingerprint, then one upsert creates
-an anomaly per new fingerprint and bumps the counters (and raises the severity) of the ones
-already known — a few statements per batch, never a round trip per event or per flow.
+"""Store a batch of validated events: fold them per flow fingerprint, bump the counters (and
+raise the severity) of the flows already known in one UPDATE, and create the rest in one
+upsert — a few statements per batch, never a round trip per event or per flow.
 
 Which events to store is the caller's decision: the consumer drops Kafka redeliveries by the
 offsets it stores in the same transaction (chatbot/store/offsets.py) and producer-side
@@ -79,7 +79,15 @@ async def ingest(
     if not sightings:
         return result
     rows = BatchRows(session.get_bind().dialect)
-    created, blocked = await _upsert(session, rows, sightings, rules=rules, now=now)
+    # Known flows first, with a plain UPDATE of four fields a row (a flood is almost all
+    # known flows); the rest are inserted by an upsert, which also bumps any that another
+    # replica created in between.
+    known, blocked = await _bump(session, rows, sightings)
+    unknown = [s for s in sightings if s.anomaly_id not in known]
+    created: set[str] = set()
+    if unknown:
+        created, also_blocked = await _upsert(session, rows, unknown, rules=rules, now=now)
+        blocked += also_blocked
     result.new_anomalies = [s.anomaly_id for s in sightings if s.anomaly_id in created]
     result.repeated = [s.anomaly_id for s in sightings if s.anomaly_id not in created]
     if result.new_anomalies:
@@ -134,6 +142,43 @@ def fold(events: Sequence[FlowEvent], fingerprint: Fingerprint) -> dict[str, Sig
     return sightings
 
 
+async def _bump(session: AsyncSession, rows: BatchRows, sightings: list[Sighting]
+                ) -> tuple[set[str], list[str]]:
+    """Add the sightings to the flows already stored — count, last seen, the severity raised
+    to the highest seen, revision (so the message is re-rendered) — in one statement;
+    returns the ids it touched and those among them that are blocked."""
+    table = ANOMALIES
+    connection = await session.connection()
+    data = [(s.anomaly_id, s.count, rows.stored_time(s.last), s.severity.value)
+            for s in sightings]
+    parameters = await rows.load(connection, data)
+    if connection.dialect.name == "postgresql":
+        # An UPDATE … FROM locks rows in whatever order its join runs; lock them in id
+        # order first, as every replica does.
+        await connection.execute(
+            select(table.c.id).where(table.c.id.in_(rows.select(rows.field(0))))
+            .order_by(table.c.id).with_for_update(), parameters)
+    seen = rows.select(rows.field(0).label("id"), rows.integer(1).label("n"),
+                       rows.time(2).label("last"), rows.field(3).label("severity")
+                       ).subquery("seen")
+    bumped = await connection.execute(
+        update(table).where(table.c.id == seen.c.id).values(
+            event_count=table.c.event_count + seen.c.n,
+            last_seen=case((table.c.last_seen < seen.c.last, seen.c.last),
+                           else_=table.c.last_seen),
+            severity=case((_rank(seen.c.severity) > _rank(table.c.severity), seen.c.severity),
+                          else_=table.c.severity),
+            revision=table.c.revision + 1,
+        ).returning(table.c.id, table.c.state), parameters)
+    known: set[str] = set()
+    blocked: list[str] = []
+    for anomaly_id, state in bumped:
+        known.add(anomaly_id)
+        if state == State.BLOCKED:
+            blocked.append(anomaly_id)
+    return known, blocked
+
+
 _NEW_COLUMNS = ("id", "cluster", "client_namespace", "client_name", "client_kind",
                 "client_labels", "target", "reason", "severity", "event_count", "first_seen",
                 "last_seen", "channel")
@@ -145,10 +190,10 @@ _NEW_DEFAULTS: dict[str, object] = {
 
 async def _upsert(session: AsyncSession, rows: BatchRows, sightings: list[Sighting], *,
                   rules: Rules, now: datetime) -> tuple[set[str], list[str]]:
-    """One statement for the whole batch: a new flow becomes a row, a known one gets the
-    sightings added — count, last seen, severity raised to the highest seen, revision (so
-    its message is re-rendered). Returns the ids this call created (a created row is at
-    revision 1, an updated one past it) and the known ones that are blocked."""
+    """One statement for the flows :func:`_bump` did not find: each becomes a row, or — if
+    another replica created it meanwhile — gets the sightings added as _bump would. Returns
+    the ids this call created (a created row is at revision 1, an updated one past it) and
+    the others that are blocked."""
     table = ANOMALIES
     connection = await session.connection()
     per_row = [rows.field(0), rows.field(1), rows.field(2), rows.field(3), rows.field(4),
