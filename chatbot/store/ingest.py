@@ -149,15 +149,19 @@ async def _bump(session: AsyncSession, rows: BatchRows, sightings: list[Sighting
     returns the ids it touched and those among them that are blocked."""
     table = ANOMALIES
     connection = await session.connection()
-    data = [(s.anomaly_id, s.count, rows.stored_time(s.last), s.severity.value)
-            for s in sightings]
-    parameters = await rows.load(connection, data)
+    # Which are stored: only those rows go into the UPDATE (a new cluster's batch is all
+    # new flows). On PostgreSQL the same query locks them in id order, as every replica
+    # does — an UPDATE … FROM would lock them in whatever order its join runs.
+    probe = (select(table.c.id).where(table.c.id.in_(rows.select(rows.field(0))))
+             .order_by(table.c.id))
     if connection.dialect.name == "postgresql":
-        # An UPDATE … FROM locks rows in whatever order its join runs; lock them in id
-        # order first, as every replica does.
-        await connection.execute(
-            select(table.c.id).where(table.c.id.in_(rows.select(rows.field(0))))
-            .order_by(table.c.id).with_for_update(), parameters)
+        probe = probe.with_for_update()
+    stored = set((await connection.execute(
+        probe, await rows.load(connection, [(s.anomaly_id,) for s in sightings]))).scalars())
+    if not stored:
+        return set(), []
+    data = [(s.anomaly_id, s.count, rows.stored_time(s.last), s.severity.value)
+            for s in sightings if s.anomaly_id in stored]
     seen = rows.select(rows.field(0).label("id"), rows.integer(1).label("n"),
                        rows.time(2).label("last"), rows.field(3).label("severity")
                        ).subquery("seen")
@@ -169,7 +173,7 @@ async def _bump(session: AsyncSession, rows: BatchRows, sightings: list[Sighting
             severity=case((_rank(seen.c.severity) > _rank(table.c.severity), seen.c.severity),
                           else_=table.c.severity),
             revision=table.c.revision + 1,
-        ).returning(table.c.id, table.c.state), parameters)
+        ).returning(table.c.id, table.c.state), await rows.load(connection, data))
     known: set[str] = set()
     blocked: list[str] = []
     for anomaly_id, state in bumped:
@@ -213,9 +217,8 @@ async def _upsert(session: AsyncSession, rows: BatchRows, sightings: list[Sighti
                          else_=table.c.severity),
         "revision": table.c.revision + 1,
     }).returning(table.c.id, table.c.state, table.c.revision)
-    channels: dict[str, str] = {}  # routing is a glob match per rule: once per namespace
-    parameters = await rows.load(connection, [_row(s, rules, rows, channels)
-                                              for s in sightings])
+    shared = _Shared(rules, rows)
+    parameters = await rows.load(connection, [shared.row(s) for s in sightings])
     created: set[str] = set()
     blocked: list[str] = []
     for anomaly_id, state, revision in await connection.execute(statement, parameters):
@@ -230,17 +233,36 @@ def _rank(severity: ColumnElement[Any]) -> ColumnElement[Any]:
     return case({s.value: rank for s, rank in _RANK.items()}, value=severity, else_=-1)
 
 
-def _row(sighting: Sighting, rules: Rules, rows: BatchRows, channels: dict[str, str]
-         ) -> tuple[object, ...]:
-    event = sighting.event
-    client = event.client
-    channel = channels.get(client.namespace)
-    if channel is None:
-        channel = channels[client.namespace] = rules.channel_for(client.namespace)
-    return (sighting.anomaly_id, event.cluster, client.namespace, client.name, client.kind,
-            rows.json(client.labels), rows.json(target_to_dict(event.target)), event.reason.value,
-            sighting.severity.value, sighting.count, rows.stored_time(sighting.first),
-            rows.stored_time(sighting.last), channel)
+class _Shared:
+    """What new rows share, worked out once per call: a namespace's channel (routing is a
+    glob match per rule), a client's labels and a target as stored JSON (the decoder hands
+    out one object per distinct client and target, alive for the whole call)."""
+
+    def __init__(self, rules: Rules, rows: BatchRows) -> None:
+        self._rules = rules
+        self._rows = rows
+        self._channels: dict[str, str] = {}
+        self._documents: dict[int, object] = {}
+
+    def row(self, sighting: Sighting) -> tuple[object, ...]:
+        event = sighting.event
+        client, target = event.client, event.target
+        channel = self._channels.get(client.namespace)
+        if channel is None:
+            channel = self._channels[client.namespace] = self._rules.channel_for(
+                client.namespace)
+        labels = self._documents.get(id(client))
+        if labels is None:
+            labels = self._documents[id(client)] = self._rows.json(client.labels)
+        stored_target = self._documents.get(id(target))
+        if stored_target is None:
+            stored_target = self._documents[id(target)] = self._rows.json(
+                target_to_dict(target))
+        rows = self._rows
+        return (sighting.anomaly_id, event.cluster, client.namespace, client.name,
+                client.kind, labels, stored_target, event.reason.value,
+                sighting.severity.value, sighting.count, rows.stored_time(sighting.first),
+                rows.stored_time(sighting.last), channel)
 
 
 async def _detected(session: AsyncSession, rows: BatchRows, created: list[str],
