@@ -1,6 +1,8 @@
 """Synthetic flow anomalies for the benchmark: ``flows`` distinct flows spread over
 ``NAMESPACES`` namespaces (one Slack channel each), repeated round-robin into as many
-schema-v1 events as asked. Pure: no I/O, deterministic for a given run id."""
+schema-v1 events as asked. Each flow has a severity drawn from the bundled samples' mix
+(chatbot/samples/flows.jsonl: about 40 % low, 36 % medium, 21 % high, 4 % critical), or
+one severity for all when asked. Pure: no I/O, deterministic for a given run id."""
 
 from __future__ import annotations
 
@@ -14,6 +16,9 @@ CLIENTS = 10
 # busy channel lane (see bench/README.md), so 20 channels exhaust the default pool of 15.
 CHANNELS = 10
 APPROVER = "U0BENCH"
+# Cumulative percentages of the samples' severities, by event: low 152, medium 116,
+# high 92, critical 15 of 375.
+SAMPLES_MIX = ((40, "low"), (76, "medium"), (96, "high"), (100, "critical"))
 
 
 def namespace(index: int) -> str:
@@ -49,9 +54,19 @@ def flow_document(flow: int) -> dict[str, object]:
             "target": target}
 
 
-def events(total: int, flows: int, *, run: str, start: int = 0) -> Iterator[bytes]:
-    """``total`` events, event ``k`` on flow ``k % flows``; ids unique per ``run``."""
-    documents = [flow_document(flow) for flow in range(flows)]
+def severity(flow: int) -> str:
+    """Flow number ``flow``'s severity, spread over the samples' mix (a multiplicative hash,
+    so neighbouring flows differ)."""
+    share = flow * 2654435761 % 2**32 * 100 // 2**32
+    return next(name for bound, name in SAMPLES_MIX if share < bound)
+
+
+def events(total: int, flows: int, *, run: str, start: int = 0,
+           one_severity: str | None = None) -> Iterator[bytes]:
+    """``total`` events, event ``k`` on flow ``k % flows``; ids unique per ``run``. Severities
+    follow the samples' mix unless ``one_severity`` names one for every event."""
+    documents = [{**flow_document(flow), "severity": one_severity or severity(flow)}
+                 for flow in range(flows)]
     for k in range(start, start + total):
         second, milli = divmod(k, 1000)
         minute, second = divmod(second, 60)
@@ -59,7 +74,7 @@ def events(total: int, flows: int, *, run: str, start: int = 0) -> Iterator[byte
         yield orjson.dumps({
             "schema_version": 1, "event_id": f"{run}-{k}",
             "observed_at": f"2026-11-23T{hour % 24:02d}:{minute:02d}:{second:02d}.{milli:03d}Z",
-            **documents[k % flows], "reason": "no-intent", "severity": "medium", "count": 1,
+            **documents[k % flows], "reason": "no-intent", "count": 1,
         })
 
 

@@ -74,8 +74,8 @@ class Report:
              "notes": self.notes}, option=orjson.OPT_INDENT_2))
 
 
-def rate(events: float, seconds: float) -> str:
-    return f"{events / seconds:,.0f} ev/s" if seconds > 0 else "n/a"
+def rate(events: float, seconds: float, *, unit: str = "ev/s") -> str:
+    return f"{events / seconds:,.0f} {unit}" if seconds > 0 else "n/a"
 
 
 def percentile(values: list[float], fraction: float) -> float:

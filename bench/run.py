@@ -31,6 +31,7 @@ OUT = Path(__file__).resolve().parent / "out"
 class Plan:
     flood_events: int = 200_000
     flood_flows: int = 1_000
+    new_flows: int = 20_000
     raw_repeats: int = 3
     growth_sizes: tuple[int, ...] = (10_000, 100_000, 1_000_000)
     alert_events: int = 200_000
@@ -55,6 +56,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="also record a pyinstrument profile of the SQLite ingest")
     parser.add_argument("--only", choices=["ingest", "growth", "bot"], action="append",
                         help="run only these stage groups (repeatable)")
+    parser.add_argument("--consumers", type=int, default=1,
+                        help="consumer processes in one group for the service's ingest "
+                             "(stage 1), as `chatbot serve --consumers N` runs them")
     args = parser.parse_args(argv)
     plan = QUICK if args.quick else Plan()
     groups = set(args.only or ["ingest", "growth", "bot"])
@@ -68,7 +72,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if "ingest" in groups:
             _stage(report, "1", lambda: ingest.broker_limit(
                 report, broker, pg, OUT, events=plan.flood_events, flow_count=plan.flood_flows,
-                repeats=plan.raw_repeats, profile=args.profile))
+                new_flows=plan.new_flows, repeats=plan.raw_repeats, profile=args.profile,
+                consumers=args.consumers))
         if "growth" in groups:
             _stage(report, "4", lambda: ingest.growth(
                 report, broker, OUT, sizes=list(plan.growth_sizes),

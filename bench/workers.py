@@ -19,6 +19,7 @@ class Measured:
     events: int
     seconds: float
     peak_rss_mb: float
+    cpu_seconds: float = 0.0  # user + system of the measuring process(es) over the run
 
     @property
     def rate(self) -> float:
@@ -27,7 +28,8 @@ class Measured:
 
 def measure(mode: str, *, bootstrap: str, topic: str, events: int,
             database_url: str | None = None, profile: Path | None = None,
-            max_records: int | None = None, timeout: float = 1800.0) -> Measured:
+            max_records: int | None = None, processes: int = 1,
+            timeout: float = 1800.0) -> Measured:
     command = [sys.executable, "-m", "bench.worker", mode, "--bootstrap", bootstrap,
                "--topic", topic, "--events", str(events)]
     if database_url:
@@ -36,6 +38,8 @@ def measure(mode: str, *, bootstrap: str, topic: str, events: int,
         command += ["--profile", str(profile)]
     if max_records:
         command += ["--max-records", str(max_records)]
+    if processes > 1:
+        command += ["--processes", str(processes)]
     finished = subprocess.run(command, cwd=ROOT, capture_output=True, timeout=timeout,
                               check=False)
     if finished.returncode != 0:
@@ -44,4 +48,5 @@ def measure(mode: str, *, bootstrap: str, topic: str, events: int,
     line = finished.stdout.decode().strip().splitlines()[-1]
     result = orjson.loads(line)
     return Measured(mode=mode, events=int(result["events"]), seconds=float(result["seconds"]),
-                    peak_rss_mb=float(result["vmhwm_mb"]))
+                    peak_rss_mb=float(result["vmhwm_mb"]),
+                    cpu_seconds=float(result.get("cpu_seconds", 0.0)))

@@ -39,6 +39,9 @@ def parser() -> argparse.ArgumentParser:
                      "Validate every setting (all problems at once, nothing created before), "
                      "then consume, post and listen. Late dependencies are retried.")
     serve.add_argument("--config", type=Path, metavar="FILE", help=CONFIG_HELP)
+    serve.add_argument("--consumers", type=int, default=1,
+                       help="members of the consumer group to run, each a process of its own "
+                            "(default 1: this process only)")
     _command(commands, MIGRATE, "bring the database schema to the newest version")
     demo = commands.add_parser("demo", help="run end to end on embedded defaults (no services)")
     demo.add_argument("--host", default="127.0.0.1",
@@ -134,10 +137,10 @@ async def _dispatch(args: argparse.Namespace) -> int:
                                    allow_hosts=args.allow_host, stop=stop,
                                    exit_after_replay=args.exit_after_replay)
         return code
-    return await _serve(settings, stop)
+    return await _serve(settings, stop, consumers=args.consumers)
 
 
-async def _serve(settings: Settings, stop: asyncio.Event) -> int:
+async def _serve(settings: Settings, stop: asyncio.Event, *, consumers: int = 1) -> int:
     from chatbot.checks import decision_problems
     problems, rules = problems_for_serve(settings, cluster_config=in_cluster())
     if rules is not None:
@@ -149,7 +152,7 @@ async def _serve(settings: Settings, stop: asyncio.Event) -> int:
     from chatbot.supervisor import TaskDied
     logs.configure(settings.log_level)
     try:
-        async with open_service(settings, rules=rules) as service:
+        async with open_service(settings, rules=rules, consumers=consumers) as service:
             await service.run(stop)
     except TaskDied as died:  # exit non-zero so the pod is restarted, not left idling
         print(f"chatbot serve: {died}", file=sys.stderr)

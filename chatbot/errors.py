@@ -24,11 +24,13 @@ class TemporaryError(ChatbotError):
 
 
 class BadEvent(PermanentError):
-    """A Kafka record that is not a valid schema-v1 flow anomaly; ``reason`` is for humans."""
+    """A Kafka record that is not a valid schema-v1 flow anomaly; ``reason`` is for humans,
+    ``category`` a short fixed code for metrics (see chatbot/events/problem.py)."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, *, category: str = "invalid_value") -> None:
         super().__init__(reason)
         self.reason = reason
+        self.category = category
 
 
 class ConfigError(PermanentError):

@@ -65,7 +65,6 @@ from chatbot.store import anomalies
 from chatbot.store.db import make_engine, make_sessions
 from chatbot.store.ingest import IngestResult
 from chatbot.store.migrate import upgrade
-from chatbot.store.seen_cache import RedisSeenCache
 from chatbot.supervisor import Supervisor
 from chatbot.unreachable import database_problem, slack_problem
 from chatbot.waiting import nap
@@ -205,11 +204,12 @@ def rules_from(settings: Settings) -> Rules:
 
 @asynccontextmanager
 async def open_service(settings: Settings, *, rules: Rules | None = None,
-                       clock: Clock | None = None,
-                       with_kafka: bool = True) -> AsyncIterator[Service]:
+                       clock: Clock | None = None, with_kafka: bool = True,
+                       consumers: int = 1) -> AsyncIterator[Service]:
     """Build the service (``rules`` when already loaded, else from the settings); everything
     opened so far is closed on the way out, whether the block ends, raises, or building
-    itself fails half way."""
+    itself fails half way. ``consumers``: members of the consumer group to run, this
+    process's loop and ``consumers - 1`` processes (chatbot/pipeline/members.py)."""
     clock = clock or SystemClock()
     rules = rules or rules_from(settings)
     metrics = Metrics()
@@ -300,7 +300,7 @@ async def open_service(settings: Settings, *, rules: Rules | None = None,
 
         pipeline = (await kafka_pipeline(settings.kafka, sessions=sessions, rules=rules,
                                          clock=clock, metrics=metrics, on_stored=stored,
-                                         seen=RedisSeenCache(redis) if redis else None)
+                                         consumers=consumers)
                     if with_kafka else None)
 
         database = Dependency("database", waiting="upgrading the schema")

@@ -16,7 +16,8 @@ from kubernetes_asyncio.client.exceptions import ApiException
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from chatbot.store.models import Anomaly, SeenEvent
+from chatbot.store.models import Anomaly
+from chatbot.store.offsets import events_stored
 from testbench.flow_stream import Stream
 from testbench.kafka import KafkaBroker
 from testbench.service_process import ServiceProcess
@@ -61,7 +62,7 @@ class Progress:
 async def progress(sessions: async_sessionmaker[AsyncSession]) -> Progress:
     async with sessions() as session:
         return Progress(
-            stored=int(await session.scalar(select(func.count()).select_from(SeenEvent)) or 0),
+            stored=await events_stored(session),
             unposted=int(await session.scalar(select(func.count()).select_from(Anomaly)
                                                .where(Anomaly.slack_ts.is_(None))) or 0),
             applied=set((await session.execute(

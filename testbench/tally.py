@@ -15,12 +15,13 @@ from typing import Any
 
 from kubernetes_asyncio import client
 from kubernetes_asyncio.client import ApiClient
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from chatbot.intents.document import target_entry
 from chatbot.slack.ids import ESCALATION_EVENT_TYPE, METADATA_EVENT_TYPE
 from chatbot.store.db import make_engine, make_sessions
-from chatbot.store.models import Anomaly, AuditEntry, SeenEvent
+from chatbot.store.models import Anomaly, AuditEntry
+from chatbot.store.offsets import events_stored
 from testbench.flow_stream import APPROVER, Flow
 from testbench.standin_process import StandinProcess
 
@@ -104,8 +105,7 @@ async def tally(*, database_url: str, standin: StandinProcess, channels: Iterabl
     engine = make_engine(database_url)
     try:
         async with make_sessions(engine)() as session:
-            result.events_stored = int(await session.scalar(
-                select(func.count()).select_from(SeenEvent)) or 0)
+            result.events_stored = await events_stored(session)
             stored = {anomaly_id: count for anomaly_id, count in await session.execute(
                 select(Anomaly.id, Anomaly.event_count))}
     finally:

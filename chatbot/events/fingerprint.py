@@ -3,6 +3,9 @@
 One fingerprint is one anomaly is one chat message, however many events repeat the flow.
 Labels, severity and reason are deliberately left out: they describe the sighting, not the
 connection, so a sensor that relabels a pod must not open a second conversation.
+
+:func:`fingerprint` is pure; :class:`Fingerprints` is the same function with a bounded
+memory, for the pipeline to own (the composition root builds one per consumer).
 """
 
 from __future__ import annotations
@@ -18,25 +21,8 @@ from chatbot.events.model import (
     Workload,
 )
 
-_REMEMBERED = 10_000
-_KNOWN: dict[tuple[str, int, int], tuple[Workload, Target, str]] = {}
-
 
 def fingerprint(event: FlowEvent) -> str:
-    # The parser hands out the same client and target objects for a repeated flow, so the
-    # hash is remembered per object pair; the entry keeps both alive, so their ids stay theirs.
-    key = (event.cluster, id(event.client), id(event.target))
-    known = _KNOWN.get(key)
-    if known is not None and known[0] is event.client and known[1] is event.target:
-        return known[2]
-    digest = _digest(event)
-    if len(_KNOWN) >= _REMEMBERED:
-        _KNOWN.clear()
-    _KNOWN[key] = (event.client, event.target, digest)
-    return digest
-
-
-def _digest(event: FlowEvent) -> str:
     client = event.client
     parts = ("v1", event.cluster, client.namespace, client.name, client.kind,
              *target_identity(event.target))
@@ -56,3 +42,26 @@ def target_identity(target: Target) -> tuple[str, ...]:
         case InternetTarget():
             return (target.type, target.domain or "", target.ip or "", str(target.port or ""),
                     target.protocol or "")
+
+
+class Fingerprints:
+    """:func:`fingerprint`, remembered per (cluster, client, target) *object*: the fast
+    decoder hands out the same client and target objects for a repeated flow, so most
+    events cost one dict lookup instead of a hash. Each entry keeps its objects alive, so
+    their ids cannot be reused while remembered; the memory starts over when full."""
+
+    def __init__(self, *, remember: int = 10_000) -> None:
+        self._remember = remember
+        self._known: dict[tuple[str, int, int], tuple[Workload, Target, str]] = {}
+
+    def __call__(self, event: FlowEvent) -> str:
+        client, target = event.client, event.target
+        key = (event.cluster, id(client), id(target))
+        known = self._known.get(key)
+        if known is not None and known[0] is client and known[1] is target:
+            return known[2]
+        digest = fingerprint(event)
+        if len(self._known) >= self._remember:
+            self._known.clear()
+        self._known[key] = (client, target, digest)
+        return digest

@@ -1,10 +1,12 @@
-"""The Kafka end of the pipeline: fetch a batch, store it in one transaction, dead-letter its
-bad records, then commit exactly the offsets that batch covered.
+"""The Kafka end of the pipeline: fetch a batch, store its events together with the offsets
+it covers in one database transaction, dead-letter its bad records, then commit the same
+offsets to Kafka (for lag monitoring; the database's are the ones resumed from).
 
-Offsets move only after the batch is durably stored (events in the database, bad records
-acknowledged by the dead-letter topic). When storing fails nothing is committed: the
-partitions are rewound to the batch's first offsets and the batch is fetched again after an
-exponential backoff, for as long as it takes; event-id dedup makes the retry exact.
+Exactly once into the database, with no row per event: a partition resumes at the offset
+stored with the results (chatbot/pipeline/claims.py), so a redelivery after a crash or a
+rebalance is skipped; an event id repeated by a producer within a window of offsets is
+dropped (chatbot/pipeline/recent.py). When storing fails nothing moves: the partitions
+start over from their stored offsets after an exponential backoff, for as long as it takes.
 """
 
 from __future__ import annotations
@@ -12,11 +14,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence, Set
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence, Set
+from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
-from aiokafka import ConsumerRebalanceListener
 from aiokafka.errors import KafkaError
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -24,35 +25,32 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from chatbot.chaos import crash_point
 from chatbot.clock import Clock
 from chatbot.config.rules import Rules
+from chatbot.errors import BadEvent
+from chatbot.events.fingerprint import fingerprint as plain_fingerprint
 from chatbot.events.model import FlowEvent
+from chatbot.events.parse import parse_event
+from chatbot.events.problem import Problem
 from chatbot.metrics import Metrics
-from chatbot.pipeline.batch import reason_category, split
+from chatbot.pipeline.batch import EMPTY_RECORD, Decode
+from chatbot.pipeline.claims import Claims, Partition, Seeker
+from chatbot.pipeline.collector import collector_tuned
+from chatbot.pipeline.commits import KafkaCommits
 from chatbot.pipeline.dead_letter import DeadLetters, KafkaRecord
-from chatbot.store.ingest import IngestResult, ingest
-from chatbot.store.seen_cache import NoSeenCache, SeenCache
-
-
-class Partition(Protocol):
-    """An aiokafka ``TopicPartition``; the same objects go back into ``commit``/``seek``."""
-
-    @property
-    def topic(self) -> str: ...
-    @property
-    def partition(self) -> int: ...
-
+from chatbot.pipeline.recent import BLOCK
+from chatbot.store.ingest import Fingerprint, IngestResult, ingest
+from chatbot.store.offsets import Move, OffsetConflict, move
 
 Batch = Mapping[Partition, Sequence[KafkaRecord]]
 Stage = Literal["fetch", "store"]
+__all__ = ["MAX_RECORDS", "Backoff", "Batch", "FlowConsumer", "KafkaConsumer", "Partition"]
 
 
-class KafkaConsumer(Protocol):
+class KafkaConsumer(Seeker, Protocol):
     """The parts of ``AIOKafkaConsumer`` (started, with a group, auto-commit off) used here."""
 
     def subscribe(self, topics: Sequence[str], *, listener: object) -> None: ...
     async def getmany(self, *, timeout_ms: int, max_records: int) -> Batch: ...
     async def commit(self, offsets: Mapping[Partition, int]) -> None: ...
-    def seek(self, partition: Partition, offset: int) -> None: ...
-    def assignment(self) -> Set[Partition]: ...
 
 
 @dataclass(frozen=True)
@@ -64,11 +62,22 @@ class Backoff:
         return min(self.cap, self.first * 2.0 ** max(failures - 1, 0))
 
 
-# Records per fetched batch: one database transaction and one offset commit each. A flood
-# repeats few flows, so a large batch folds many events into one counter update per flow
-# (bench/README.md: 500 → 5000 more than doubled the stored rate); when idle a batch is
-# whatever has arrived, so this costs no latency.
-MAX_RECORDS = 5000
+# Records per fetched batch: one database transaction each. A flood repeats few flows, so a
+# large batch folds many events into one counter update per flow (bench/README.md: 5,000 →
+# 20,000 halved the database's share); when idle a batch is whatever has arrived, so this
+# costs no latency. aiokafka hands over at most what one fetch per partition brought
+# (max_partition_fetch_bytes in kafka_clients.py).
+MAX_RECORDS = 20_000
+
+
+@dataclass
+class _Work:
+    """What one batch stores: its new events, its bad records, the offsets it moves."""
+
+    events: list[FlowEvent] = field(default_factory=list)
+    bad: list[tuple[KafkaRecord, BadEvent]] = field(default_factory=list)
+    moves: dict[Partition, Move] = field(default_factory=dict)
+    repeated: int = 0
 
 
 class FlowConsumer:
@@ -77,33 +86,42 @@ class FlowConsumer:
         *,
         consumer: KafkaConsumer,
         topic: str,
+        group: str,
         dead_letters: DeadLetters,
         sessions: async_sessionmaker[AsyncSession],
         rules: Rules,
         clock: Clock,
         metrics: Metrics,
         logger: logging.Logger,
+        decode: Decode = parse_event,
+        fingerprint: Fingerprint = plain_fingerprint,
         on_stored: Callable[[IngestResult], None] = lambda _result: None,
         max_records: int = MAX_RECORDS,
         poll_timeout_ms: int = 500,
         backoff: Backoff = Backoff(),
-        seen: SeenCache | None = None,
+        recent_block: int = BLOCK,
     ) -> None:
-        self._seen: SeenCache = seen or NoSeenCache()
         self._consumer = consumer
         self._topic = topic
+        self._group = group
         self._dead_letters = dead_letters
         self._sessions = sessions
         self._rules = rules
         self._clock = clock
         self._metrics = metrics
         self._log = logger
+        self._decode = decode
+        self._fingerprint = fingerprint
         self._on_stored = on_stored
         self._max_records = max_records
         self._poll_timeout_ms = poll_timeout_ms
         self._backoff = backoff
         self._batch_lock = asyncio.Lock()
-        self._ownership = _Ownership(self._batch_lock)
+        self._claims = Claims(consumer=consumer, sessions=sessions, group=group,
+                              batch_lock=self._batch_lock, logger=logger, block=recent_block)
+        self._commits = KafkaCommits(
+            consumer=consumer, logger=logger, describe=_describe,
+            on_result=lambda result: metrics.kafka_commits.labels(result).inc())
         self._stopping = asyncio.Event()
         self._stopped = asyncio.Event()
         self._running = False
@@ -120,14 +138,21 @@ class FlowConsumer:
     def last_error(self) -> str | None:
         return self._last_error
 
+    @property
+    def partitions(self) -> frozenset[tuple[str, int]]:
+        """The partitions this member has claimed, as (topic, partition)."""
+        return frozenset((tp.topic, tp.partition) for tp in self._claims.owned)
+
     async def run(self) -> None:
         """Consume until :meth:`stop`; storage and Kafka errors are retried, never raised."""
         self._running = True
         self._stopped.clear()
         try:
-            self._consumer.subscribe([self._topic], listener=self._ownership)
-            while not self._stopping.is_set():
-                await self._step()
+            self._consumer.subscribe([self._topic], listener=self._claims)
+            with collector_tuned():
+                while not self._stopping.is_set():
+                    await self._step()
+            await self._commits.flush()
         finally:
             self._running = False
             self._stopped.set()
@@ -139,6 +164,7 @@ class FlowConsumer:
             await self._stopped.wait()
 
     async def _step(self) -> None:
+        claims_before = self._claims.made
         try:
             batch = await self._consumer.getmany(timeout_ms=self._poll_timeout_ms,
                                                  max_records=self._max_records)
@@ -146,26 +172,31 @@ class FlowConsumer:
             await self._failed(exc, "fetching from Kafka failed", stage="fetch")
             return
         if batch:
-            if await self._process(batch):
+            if await self._process(batch, claims_before):
                 self._recovered()
         elif self._failing == "fetch":
             self._recovered()
 
-    async def _process(self, batch: Batch) -> bool:
+    async def _process(self, batch: Batch, claims_before: int) -> bool:
         started = self._clock.monotonic()
-        events, bad = split(record for records in batch.values() for record in records)
         failure: Exception | None = None
         async with self._batch_lock:
             try:
-                result = await self._store(events)
-                await self._dead_letters.send(bad)
-            except Exception as exc:  # any failure to store: rewind and retry, keep consuming
-                self._rewind(batch)
+                usable = await self._usable(batch, claims_before)
+                work = self._sort(batch, usable)
+                result = await self._store(work)
+            except OffsetConflict as conflict:  # another member has these partitions now
+                self._log.warning("batch dropped: %s; resuming from the stored offsets",
+                                  conflict)
+                await self._start_over_from_database(batch)
+                return True
+            except Exception as exc:  # any failure to store: start over, keep consuming
                 failure = exc
+                await self._start_over(batch)
             else:
-                self._count(result, bad)
+                self._count(result, work)
                 crash_point("after_store")
-                await self._commit(batch)
+                self._commit(work)
         if failure is not None:
             # Back off outside the lock, so a rebalance need not wait for the retry.
             self._metrics.store_failures.inc()
@@ -177,52 +208,116 @@ class FlowConsumer:
             self._notify(result)
         return True
 
-    async def _store(self, events: Sequence[FlowEvent]) -> IngestResult:
-        if not events:
-            return IngestResult()
-        known = await self._seen.known([event.event_id for event in events])
-        fresh = [event for event in events if event.event_id not in known]
+    async def _usable(self, batch: Batch, claims_before: int) -> set[Partition]:
+        """The batch's partitions whose records may be stored: claimed before the fetch
+        began. The others' records were (or may have been) fetched from an old position:
+        they are left out and read again after the claim's seek — a claim that was due is
+        made now, one made during the fetch is made again."""
+        usable: set[Partition] = set()
+        late: list[Partition] = []
+        for tp in batch:
+            claim = self._claims.owned.get(tp)
+            if claim is not None and claim.number <= claims_before:
+                usable.add(tp)
+            elif claim is not None:
+                await self._claims.restart(tp, claim.stored)
+            elif tp in self._claims.unclaimed:
+                late.append(tp)
+        if late:
+            await self._claims.claim(late)
+        return usable
+
+    def _sort(self, batch: Batch, usable: Set[Partition]) -> _Work:
+        """Split the batch into new events, repeats, already-stored records and bad ones,
+        partition by partition, and note how far each partition's offsets move. The one
+        loop that runs per consumed record, kept tight."""
+        work = _Work()
+        owned = self._claims.owned
+        decode = self._decode
+        fresh = work.events
+        for tp, records in batch.items():
+            claim = owned.get(tp)
+            if claim is None or not records or tp not in usable:
+                continue
+            resume = claim.resume
+            repeated = claim.recent.repeated
+            before = len(fresh)
+            for record in records:
+                value = record.value
+                try:
+                    if not value:
+                        raise BadEvent(EMPTY_RECORD, category=Problem.EMPTY)
+                    event = decode(value)
+                except BadEvent as error:
+                    if record.offset >= resume:
+                        work.bad.append((record, error))
+                    continue
+                offset = record.offset
+                if repeated(event.event_id, offset):
+                    work.repeated += offset >= resume
+                elif offset >= resume:
+                    fresh.append(event)
+            last = records[-1].offset
+            if last >= resume:
+                work.moves[tp] = Move(topic=tp.topic, partition=tp.partition, seen=claim.stored,
+                                      next_offset=last + 1, events=len(fresh) - before)
+        return work
+
+    async def _store(self, work: _Work) -> IngestResult:
+        # Dead letters first: once the offsets move, these records are never read again.
+        await self._dead_letters.send([(record, error.reason) for record, error in work.bad])
         result = IngestResult()
-        if fresh:
+        if work.moves:
             async with self._sessions.begin() as session:
-                result = await ingest(session, fresh, rules=self._rules, now=self._clock.now())
-            await self._seen.remember([event.event_id for event in fresh])
-        result.events = len(events)
-        result.redelivered += len(events) - len(fresh)
+                now = self._clock.now()
+                await move(session, group=self._group, moves=list(work.moves.values()),
+                           now=now)
+                if work.events:
+                    result = await ingest(session, work.events, rules=self._rules, now=now,
+                                          fingerprint=self._fingerprint)
+        for tp, step in work.moves.items():
+            claim = self._claims.owned.get(tp)
+            if claim is not None:
+                claim.stored = step.next_offset
+        result.events = len(work.events) + work.repeated
+        result.redelivered = work.repeated
         return result
 
-    def _count(self, result: IngestResult, bad: Iterable[tuple[KafkaRecord, str]]) -> None:
+    def _count(self, result: IngestResult, work: _Work) -> None:
         metrics = self._metrics
         metrics.events_consumed.inc(result.events)
         metrics.events_redelivered.inc(result.redelivered)
         metrics.anomalies_detected.inc(len(result.new_anomalies))
-        for record, reason in bad:
-            metrics.bad_events.labels(reason_category(reason)).inc()
+        for record, error in work.bad:
+            metrics.bad_events.labels(error.category).inc()
             source = f"{record.topic}/{record.partition}/{record.offset}"
-            self._log.warning("bad event %s dead-lettered: %s", source, reason,
-                              extra={"source": source, "reason": reason})
+            self._log.warning("bad event %s dead-lettered: %s", source, error.reason,
+                              extra={"source": source, "reason": error.reason})
 
-    async def _commit(self, batch: Batch) -> None:
-        # Only partitions still ours: a revoked one may already be read by another member,
-        # and its records here are stored anyway (the new owner's redelivery is a no-op).
-        offsets = {tp: records[-1].offset + 1 for tp, records in batch.items()
-                   if records and tp in self._ownership.owned}
-        if not offsets:
-            return
-        try:
-            await self._consumer.commit(offsets)
-        except KafkaError as exc:
-            self._metrics.kafka_commits.labels("failed").inc()
-            self._log.warning("offset commit failed after the batch was stored (it will be "
-                              "redelivered and deduplicated): %s", _describe(exc))
-        else:
-            self._metrics.kafka_commits.labels("ok").inc()
+    def _commit(self, work: _Work) -> None:
+        """The stored offsets, also in Kafka, in the background (KafkaCommits)."""
+        self._commits.offer({tp: step.next_offset for tp, step in work.moves.items()
+                             if tp in self._claims.owned})
 
-    def _rewind(self, batch: Batch) -> None:
+    async def _start_over(self, batch: Batch) -> None:
+        """Nothing of the batch was stored: every partition it covered starts over from its
+        stored offset, its window of recent ids rebuilt."""
         assigned = self._consumer.assignment()
-        for tp, records in batch.items():
-            if records and tp in assigned:
-                self._consumer.seek(tp, records[0].offset)
+        for tp in batch:
+            claim = self._claims.owned.get(tp)
+            if claim is not None and tp in assigned:
+                try:
+                    await self._claims.restart(tp, claim.stored)
+                except Exception:
+                    self._claims.forget([tp])
+
+    async def _start_over_from_database(self, batch: Batch) -> None:
+        assigned = [tp for tp in batch if tp in self._consumer.assignment()]
+        try:
+            await self._claims.claim(assigned)
+        except Exception as exc:
+            self._claims.forget(assigned)
+            self._log.warning("could not read stored offsets; will retry: %s", _describe(exc))
 
     async def _failed(self, exc: Exception, what: str, *, stage: Stage) -> None:
         self._failures += 1
@@ -248,25 +343,10 @@ class FlowConsumer:
             self._log.exception("on_stored callback failed; the batch is stored regardless")
 
 
-class _Ownership(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka is untyped
-    """Which partitions this member may commit. Revocation waits for the in-flight batch, so
-    a batch that is stored gets committed before its partitions go to another member."""
-
-    def __init__(self, batch_lock: asyncio.Lock) -> None:
-        self.owned: set[Partition] = set()
-        self._batch_lock = batch_lock
-
-    async def on_partitions_revoked(self, revoked: Iterable[Partition]) -> None:
-        async with self._batch_lock:
-            self.owned.difference_update(revoked)
-
-    async def on_partitions_assigned(self, assigned: Iterable[Partition]) -> None:
-        self.owned = set(assigned)
-
-
 def _describe(exc: BaseException) -> str:
     """One short line for logs and readiness; a DBAPI error's SQL and parameters are left out
     because they carry event data."""
     cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
     text = f"{type(cause).__name__}: {cause}".splitlines()[0]
     return text if len(text) <= 300 else text[:297] + "..."
+

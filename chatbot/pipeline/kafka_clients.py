@@ -26,8 +26,11 @@ def consumer_kwargs(
     isolation_level: IsolationLevel = "read_committed",
     max_poll_records: int = 500,
     max_poll_interval_ms: int = 300_000,
+    max_partition_fetch_bytes: int = 4 * 1024 * 1024,
 ) -> dict[str, object]:
-    """Manual commits only: offsets move when the pipeline says a batch is stored.
+    """Manual commits only: offsets move when the pipeline says a batch is stored. A fetch
+    brings up to 4 MiB per partition (aiokafka's default is 1 MiB, ~5,000 events), so a
+    busy partition fills the pipeline's large batches (consumer.MAX_RECORDS).
 
     With ``group_instance_id`` (static membership, the pod name in the chart) a replica that
     crashed and comes back under the same name gets its partitions back at once, without a
@@ -41,6 +44,7 @@ def consumer_kwargs(
         "isolation_level": isolation_level,
         "max_poll_records": max_poll_records,
         "max_poll_interval_ms": max_poll_interval_ms,
+        "max_partition_fetch_bytes": max_partition_fetch_bytes,
     }
     if settings.group_instance_id:
         kwargs["group_instance_id"] = settings.group_instance_id

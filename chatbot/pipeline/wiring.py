@@ -21,12 +21,14 @@ from chatbot.clock import Clock
 from chatbot.config.rules import Rules
 from chatbot.config.settings import KafkaSettings
 from chatbot.dependency import Dependency, NotReady, until_up
+from chatbot.events.decoder import EventDecoder
+from chatbot.events.fingerprint import Fingerprints
 from chatbot.metrics import Metrics
-from chatbot.pipeline.consumer import FlowConsumer
+from chatbot.pipeline.consumer import FlowConsumer, KafkaConsumer
 from chatbot.pipeline.dead_letter import DeadLetters
 from chatbot.pipeline.kafka_clients import consumer_kwargs, producer_kwargs
+from chatbot.pipeline.members import ConsumerMembers
 from chatbot.store.ingest import IngestResult
-from chatbot.store.seen_cache import SeenCache
 from chatbot.unreachable import kafka_problem
 from chatbot.waiting import nap
 
@@ -44,6 +46,7 @@ class KafkaPipeline:
     topic: str
     dlq_topic: str
     bootstrap: str | None = None
+    members: ConsumerMembers | None = None  # more consume loops, each a process
     state: Dependency = field(
         default_factory=lambda: Dependency("kafka", waiting="connecting to Kafka"))
 
@@ -65,6 +68,8 @@ class KafkaPipeline:
         if not await self._start(stop):
             return
         loop = asyncio.create_task(self.consumer.run(), name="flow-consumer")
+        if self.members is not None:
+            self.members.start()
         stopping = asyncio.create_task(stop.wait())
         try:
             # The loop ending on its own is this task ending: the supervisor stops the
@@ -78,6 +83,8 @@ class KafkaPipeline:
         finally:
             stopping.cancel()
             loop.cancel()
+            if self.members is not None:
+                await self.members.stop()
             await self.kafka_consumer.stop()
             await self.producer.stop()
 
@@ -139,15 +146,36 @@ async def kafka_pipeline(
     clock: Clock,
     metrics: Metrics,
     on_stored: Callable[[IngestResult], None],
-    seen: SeenCache | None = None,
+    consumers: int = 1,
 ) -> KafkaPipeline:
+    """``consumers`` members of the group in all: this process's loop and ``consumers - 1``
+    processes (chatbot/pipeline/members.py)."""
     kafka_consumer = AIOKafkaConsumer(**consumer_kwargs(settings))
     producer = AIOKafkaProducer(**producer_kwargs(settings))
-    flow = FlowConsumer(
-        consumer=kafka_consumer, topic=settings.topic,
-        dead_letters=DeadLetters(producer=producer, topic=settings.dlq_topic, clock=clock),
-        sessions=sessions, rules=rules, clock=clock, metrics=metrics, logger=log,
-        on_stored=on_stored, seen=seen)
+    flow = flow_consumer(consumer=kafka_consumer, producer=producer, settings=settings,
+                         sessions=sessions, rules=rules, clock=clock, metrics=metrics,
+                         on_stored=on_stored)
+    members = ConsumerMembers(count=consumers - 1, logger=log) if consumers > 1 else None
     return KafkaPipeline(consumer=flow, kafka_consumer=kafka_consumer, producer=producer,
                          topic=settings.topic, dlq_topic=settings.dlq_topic,
-                         bootstrap=settings.bootstrap)
+                         bootstrap=settings.bootstrap, members=members)
+
+
+def flow_consumer(
+    *,
+    consumer: KafkaConsumer,
+    producer: AIOKafkaProducer,
+    settings: KafkaSettings,
+    sessions: async_sessionmaker[AsyncSession],
+    rules: Rules,
+    clock: Clock,
+    metrics: Metrics,
+    on_stored: Callable[[IngestResult], None],
+) -> FlowConsumer:
+    """The consume loop over started clients, with its own fast decoder and fingerprint
+    memory (also what bench/worker.py measures)."""
+    return FlowConsumer(
+        consumer=consumer, topic=settings.topic, group=settings.group,
+        dead_letters=DeadLetters(producer=producer, topic=settings.dlq_topic, clock=clock),
+        sessions=sessions, rules=rules, clock=clock, metrics=metrics, logger=log,
+        decode=EventDecoder(), fingerprint=Fingerprints(), on_stored=on_stored)

@@ -215,14 +215,19 @@ class Proposal(Base):
     __table_args__ = (Index("ix_proposals_state", "state"),)
 
 
-class SeenEvent(Base):
-    """Event ids already ingested, so a redelivered event is a no-op."""
+class ConsumerOffset(Base):
+    """How far one consumer group got in one partition, written in the same transaction as
+    the results of the records it covers (migration 0008): a redelivered record is one
+    below ``next_offset``. ``events_stored`` counts the valid events stored from it."""
 
-    __tablename__ = "seen_events"
+    __tablename__ = "consumer_offsets"
 
-    event_id: Mapped[str] = mapped_column(String(128), primary_key=True)
-    anomaly_id: Mapped[str] = mapped_column(String(32))
-    seen_at: Mapped[datetime] = mapped_column(index=True)
+    consumer_group: Mapped[str] = mapped_column(String(255), primary_key=True)
+    topic: Mapped[str] = mapped_column(String(255), primary_key=True)
+    kafka_partition: Mapped[int] = mapped_column(Integer, primary_key=True)
+    next_offset: Mapped[int] = mapped_column(BigInteger)
+    events_stored: Mapped[int] = mapped_column(BigInteger, default=0)
+    updated_at: Mapped[datetime]
 
 
 class AuditEntry(Base):

@@ -18,7 +18,8 @@ from chatbot.events.model import (
     Severity,
     Workload,
 )
-from chatbot.events.parse import MAX_EVENT_BYTES, parse_event
+from chatbot.events.parse import parse_event
+from chatbot.events.wire import MAX_EVENT_BYTES
 from tests.events.samples import (
     Doc,
     dropped,
@@ -75,6 +76,18 @@ def test_an_upper_case_domain_is_accepted_and_stored_lower_case() -> None:
 
     assert isinstance(event.target, InternetTarget)
     assert event.target.domain == "api.stripe.com"
+
+
+def test_null_is_an_absent_field_and_a_whole_float_is_an_integer() -> None:
+    doc = edited(edited(edited(BASE, "reason", None), "severity", None), "count", 3.0)
+    doc = edited(edited(doc, "target.port", 8443.0), "target.kind", None)
+
+    event = parse_event(encoded(doc))
+
+    assert (event.reason, event.severity, event.count) == (Reason.NO_INTENT, Severity.MEDIUM, 3)
+    assert isinstance(event.target, KubernetesTarget)
+    assert (event.target.port, event.target.kind) == (8443, None)
+    assert type(event.count) is int and type(event.target.port) is int
 
 
 def test_optional_fields_take_their_defaults() -> None:
@@ -161,6 +174,28 @@ BAD_DOCUMENTS: list[tuple[str, Doc | list[object], str]] = [
     ("severity unknown", edited(BASE, "severity", "urgent"), "field 'severity' must be one of"),
     ("count zero", edited(BASE, "count", 0), "field 'count' must be an integer"),
     ("count bool", edited(BASE, "count", True), "field 'count' must be an integer"),
+    ("count a fraction", edited(BASE, "count", 2.5), "field 'count' must be an integer"),
+    ("time with a space", edited(BASE, "observed_at", "2025-03-01 12:00:00Z"),
+     "not an RFC 3339 time"),
+    ("time in basic form", edited(BASE, "observed_at", "20250301T120000Z"),
+     "not an RFC 3339 time"),
+    ("time offset without colon", edited(BASE, "observed_at", "2025-03-01T12:00:00+0200"),
+     "not an RFC 3339 time"),
+    ("time on 30 February", edited(BASE, "observed_at", "2025-02-30T12:00:00Z"),
+     "not an RFC 3339 time"),
+    ("event id ends in a newline", edited(BASE, "event_id", "evt-1\n"), "field 'event_id'"),
+    ("label key with an empty prefix", edited(BASE, "client.labels", {"/app": "x"}),
+     "label key '/app'"),
+    ("label key prefix over 253", edited(BASE, "client.labels", {("a" * 60 + ".") * 5 + "/x": ""}),
+     "not a valid label key"),
+    ("domain with a Kelvin sign", edited(internet_event(), "target.domain", "\u212a8s.io"),
+     "'target.domain'"),
+    ("ip with a zone id", edited(internet_event(), "target.ip", "fe80::1%eth0"), "'target.ip'"),
+    ("ip with a netmask", edited(internet_event(), "target.ip", "10.0.0.0/255.0.0.0"),
+     "'target.ip'"),
+    ("internet with null domain and no ip",
+     dropped(edited(internet_event(), "target.domain", None), "target.ip"),
+     "needs 'target.domain' or 'target.ip'"),
 ]
 
 
@@ -173,17 +208,21 @@ def test_a_bad_document_is_rejected_with_a_reason(doc: Doc | list[object], reaso
     assert reason in raised.value.reason
 
 
+RAW_CASES = [
+    (b"{not json", "malformed JSON"),
+    (b"", "malformed JSON"),
+    (b'{"schema_version": 1,', "malformed JSON"),
+    (b"\xff\xfe{}", "not valid UTF-8"),
+    (encoded(BASE)[:-1] + b'"\xc3\x28"}', "not valid UTF-8"),
+    (encoded(BASE).replace(b'"checkout"', b'"\xc3\x28"', 1), "not valid UTF-8"),
+    (b" " * (MAX_EVENT_BYTES + 1), f"over the {MAX_EVENT_BYTES}-byte limit"),
+]
+
+
 @pytest.mark.parametrize(
-    ("raw", "reason"),
-    [
-        (b"{not json", "malformed JSON"),
-        (b"", "malformed JSON"),
-        (b'{"schema_version": 1,', "malformed JSON"),
-        (b"\xff\xfe{}", "not valid UTF-8"),
-        (encoded(BASE)[:-1] + b'"\xc3\x28"}', "not valid UTF-8"),
-        (b" " * (MAX_EVENT_BYTES + 1), f"over the {MAX_EVENT_BYTES}-byte limit"),
-    ],
-    ids=["malformed", "empty", "truncated", "binary", "bad utf-8 inside", "oversize"],
+    ("raw", "reason"), RAW_CASES,
+    ids=["malformed", "empty", "truncated", "binary", "bad utf-8 inside",
+         "bad utf-8 in the client", "oversize"],
 )
 def test_bytes_that_are_not_a_json_document_are_rejected(raw: bytes, reason: str) -> None:
     with pytest.raises(BadEvent) as raised:

@@ -14,7 +14,7 @@ from chatbot.pipeline.dead_letter import AT_HEADER, REASON_HEADER, SOURCE_HEADER
 from testbench.fixtures.kafka import TopicFactory
 from testbench.kafka import KafkaBroker
 from tests.events.samples import dropped, edited, encoded, kubernetes_event
-from tests.pipeline.harness import Store, running_pipeline
+from tests.pipeline.harness import Store, running_pipeline, writes_held
 from tests.pipeline.kafka_io import Outgoing, eventually, offsets, produce, read_topic
 
 BOTH_DATABASES = pytest.mark.parametrize("store", ["sqlite", "postgresql"], indirect=True)
@@ -63,20 +63,53 @@ async def test_an_event_delivered_twice_is_counted_once(
     assert pipeline.sample("events_redelivered_total") == 1
 
 
-async def test_a_new_group_replaying_the_whole_topic_changes_nothing(
+async def test_a_restart_resumes_from_the_database_even_when_kafka_never_got_the_offsets(
     kafka_broker: KafkaBroker, new_topic: TopicFactory, store: Store
 ) -> None:
+    """As if the process died after every stored batch, before its commit to Kafka."""
     topic, dlq = await new_topic(), await new_topic()
     await produce(kafka_broker.bootstrap, topic, sightings(40) + sightings(10, flow="cart"))
-    for _replay in range(2):
-        async with running_pipeline(bootstrap=kafka_broker.bootstrap, topic=topic,
-                                    dlq_topic=dlq, store=store) as pipeline:
-            await eventually(lambda: _all_committed(kafka_broker, pipeline.group, topic),
-                             what="offsets committed")
+    async with running_pipeline(bootstrap=kafka_broker.bootstrap, topic=topic, dlq_topic=dlq,
+                                store=store, max_records=7, kafka_commits=False) as first:
+        await eventually(lambda: _counts_are(store, [10, 40]), what="50 events stored")
+    committed, _ = await offsets(kafka_broker.bootstrap, first.group, topic)
+    assert committed == {0: None}
 
-    assert sorted((await store.event_counts()).values()) == [10, 40]
-    assert pipeline.sample("events_redelivered_total") == 50
-    assert pipeline.sample("anomalies_detected_total") == 0
+    async with running_pipeline(bootstrap=kafka_broker.bootstrap, topic=topic, dlq_topic=dlq,
+                                store=store, group=first.group) as again:
+        await produce(kafka_broker.bootstrap, topic, sightings(5, first=40))
+        await eventually(lambda: _all_committed(kafka_broker, first.group, topic),
+                         what="the restart committed")
+
+    assert sorted((await store.event_counts()).values()) == [10, 45]
+    assert again.sample("events_consumed_total") == 5
+    assert again.sample("events_redelivered_total") == 0
+    assert await store.events_stored() == 55
+
+
+async def test_a_sensor_retry_within_the_window_is_counted_once_also_across_a_restart(
+    kafka_broker: KafkaBroker, new_topic: TopicFactory, store: Store
+) -> None:
+    """With a window of 8 offsets: a repeat within 8 is dropped, one 16 or more away is a new
+    sighting; a new life rebuilds the window from the log before it resumes."""
+    topic, dlq = await new_topic(), await new_topic()
+    events = sightings(12)  # offsets 0-11
+    await produce(kafka_broker.bootstrap, topic, [*events, events[3], *sightings(8, first=12)])
+    async with running_pipeline(bootstrap=kafka_broker.bootstrap, topic=topic, dlq_topic=dlq,
+                                store=store, recent_block=8) as first:
+        await eventually(lambda: _counts_are(store, [20]), what="21 records, 20 events")
+        await eventually(lambda: _all_committed(kafka_broker, first.group, topic),
+                         what="offsets committed")
+    assert first.sample("events_redelivered_total") == 1
+
+    await produce(kafka_broker.bootstrap, topic, [events[11], events[0]])  # offsets 21, 22
+    async with running_pipeline(bootstrap=kafka_broker.bootstrap, topic=topic, dlq_topic=dlq,
+                                store=store, recent_block=8, group=first.group) as again:
+        await eventually(lambda: _all_committed(kafka_broker, first.group, topic),
+                         what="the restart committed")
+
+    assert again.sample("events_redelivered_total") == 1  # events[11], 10 offsets back
+    assert list((await store.event_counts()).values()) == [21]  # events[0], 22 back, counts
 
 
 GOOD = kubernetes_event("good-after-bad")
@@ -145,23 +178,23 @@ async def test_a_database_failure_mid_stream_commits_nothing_and_the_batch_is_re
         await eventually(lambda: _all_committed(kafka_broker, pipeline.group, topic),
                          what="the first 50 committed")
 
-        await store.execute("ALTER TABLE seen_events RENAME TO seen_events_away")
+        await store.execute("ALTER TABLE consumer_offsets RENAME TO consumer_offsets_away")
         await produce(kafka_broker.bootstrap, topic, sightings(50, first=50))
         await eventually(lambda: pipeline.sample("store_failures_total") >= 3,
                          what="three failed attempts")
         assert not pipeline.flow.healthy
-        assert "seen_events" in (pipeline.flow.last_error or "")
+        assert "consumer_offsets" in (pipeline.flow.last_error or "")
         committed, _ = await offsets(kafka_broker.bootstrap, pipeline.group, topic)
         assert committed == {0: 50}
         assert list((await store.event_counts()).values()) == [50]
 
-        await store.execute("ALTER TABLE seen_events_away RENAME TO seen_events")
+        await store.execute("ALTER TABLE consumer_offsets_away RENAME TO consumer_offsets")
         await eventually(lambda: _all_committed(kafka_broker, pipeline.group, topic),
                          what="all 100 committed after the database is back")
         assert (pipeline.flow.healthy, pipeline.flow.last_error) == (True, None)
 
     assert list((await store.event_counts()).values()) == [100]
-    assert await store.seen_events() == 100
+    assert await store.events_stored() == 100
     assert pipeline.sample("events_consumed_total") == 100
 
 
@@ -178,7 +211,7 @@ async def test_stop_commits_every_batch_it_stored_and_nothing_else(
         assert pipeline.task.done()
         assert not pipeline.flow.healthy
 
-    stored = await store.seen_events()
+    stored = await store.events_stored()
     committed, _ = await offsets(kafka_broker.bootstrap, pipeline.group, topic)
     assert committed == {0: stored}
     assert stored > 0
@@ -210,6 +243,62 @@ async def test_two_members_of_a_group_share_the_partitions_and_lose_nothing_on_r
     assert consumed - redelivered == 600
 
 
+@BOTH_DATABASES
+async def test_a_rebalance_mid_batch_stores_the_batch_once_and_the_new_owner_resumes_after_it(
+    kafka_broker: KafkaBroker, new_topic: TopicFactory, store: Store
+) -> None:
+    topic, dlq = await new_topic(partitions=3), await new_topic()
+    flows = [f"svc-{n}" for n in range(6)]
+    await produce(kafka_broker.bootstrap, topic, _spread(flows, 0, 300))
+
+    async with running_pipeline(bootstrap=kafka_broker.bootstrap, topic=topic, dlq_topic=dlq,
+                                store=store, max_records=40) as first:
+        await eventually(lambda: _seen_at_least(store, 1), what="the first member storing")
+        async with writes_held(store) as release:  # the next batch waits mid-store
+            await asyncio.sleep(0.5)
+            async with running_pipeline(bootstrap=kafka_broker.bootstrap, topic=topic,
+                                        dlq_topic=dlq, store=store, group=first.group,
+                                        max_records=40) as second:
+                await asyncio.sleep(2)
+                assert await store.events_stored() < 300
+                await release()
+                await eventually(lambda: second.flow.partitions, within=60,
+                                 what="the second member owning partitions")
+                assert len(first.flow.partitions | second.flow.partitions) == 3
+                await produce(kafka_broker.bootstrap, topic, _spread(flows, 300, 600))
+                await eventually(lambda: _all_committed(kafka_broker, first.group, topic, 3),
+                                 within=60, what="every partition committed")
+                assert second.sample("events_consumed_total") > 0
+
+    assert sorted((await store.event_counts()).values()) == [100] * 6
+    assert first.sample("events_consumed_total") + second.sample("events_consumed_total") == 600
+    assert first.sample("events_redelivered_total") + second.sample(
+        "events_redelivered_total") == 0
+    assert await store.events_stored() == 600
+
+
+@BOTH_DATABASES
+async def test_two_members_that_both_think_they_own_a_partition_store_each_event_once(
+    kafka_broker: KafkaBroker, new_topic: TopicFactory, store: Store
+) -> None:
+    """A member that lost its partition without noticing (paused past the session timeout)
+    and the new owner, simulated by two Kafka groups that share one stored position."""
+    topic, dlq = await new_topic(), await new_topic()
+    await produce(kafka_broker.bootstrap, topic, sightings(300))
+
+    async with (
+        running_pipeline(bootstrap=kafka_broker.bootstrap, topic=topic, dlq_topic=dlq,
+                         store=store, max_records=25, offsets_group="shared"),
+        running_pipeline(bootstrap=kafka_broker.bootstrap, topic=topic, dlq_topic=dlq,
+                         store=store, max_records=25, offsets_group="shared"),
+    ):
+        await eventually(lambda: _seen_at_least(store, 300), within=60, what="300 stored")
+        await asyncio.sleep(1)
+
+    assert list((await store.event_counts()).values()) == [300]
+    assert await store.events_stored() == 300
+
+
 def _spread(flows: list[str], first: int, last: int) -> list[Outgoing]:
     """Events numbered first..last-1 over `flows`, keyed by flow so a flow keeps a partition."""
     return [Outgoing(encoded(edited(kubernetes_event(f"e-{n}"), "client.name", flow)),
@@ -222,7 +311,7 @@ async def _counts_are(store: Store, counts: list[int]) -> bool:
 
 
 async def _seen_at_least(store: Store, count: int) -> bool:
-    return await store.seen_events() >= count
+    return await store.events_stored() >= count
 
 
 async def _all_committed(broker: KafkaBroker, group: str, topic: str,
