@@ -8,8 +8,10 @@ Mapping (hubble.py) is pure; owner resolution (chatbot/cluster/owners.py) does t
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from enum import StrEnum
+
+import msgspec
 
 from chatbot.events.model import (
     FlowEvent,
@@ -120,7 +122,7 @@ class NeedsOwners:
                 name=owner.name, namespace=self.target_pod.pod.namespace, kind=owner.kind,
                 port=self.target_pod.port, protocol=self.target_pod.protocol,
                 http=self.target_pod.http)
-        return replace(self.event, client=client, target=target)
+        return msgspec.structs.replace(self.event, client=client, target=target)
 
 
 PLACEHOLDER_KIND = "Pod"
