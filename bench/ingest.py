@@ -98,7 +98,8 @@ def broker_limit(report: Report, broker: KafkaBroker, postgres: PostgresServer, 
                "aiokafka)")
     for size, measured in by_batch.items():
         report.add("1", f"(a) raw aiokafka consume, {size} records per getmany",
-                   f"{rate(measured.events, measured.seconds)} ({measured.rate / base:.2f}×)"
+                   f"{rate(measured.events, measured.seconds)} ({measured.rate / base:.2f}×, "
+                   f"{measured.cpu_seconds / measured.events * 1e6:.1f} µs CPU/event)"
                    + (" ← baseline" if size == best_batch else ""))
     shape = f", {consumers} processes" if consumers > 1 else ""
     for name, measured in service.items():
@@ -108,6 +109,10 @@ def broker_limit(report: Report, broker: KafkaBroker, postgres: PostgresServer, 
                    f"{measured.seconds:.1f} s, {1e6 / measured.rate:.1f} µs/event, "
                    f"{measured.cpu_seconds / measured.events * 1e6:.1f} µs CPU/event)",
                    f"≥ {TARGET_RATIO:.2f}×", ratio >= TARGET_RATIO)
+        for index, (seconds, cpu, count) in enumerate(measured.members, 1):
+            report.add("1", f"    process {index} of {consumers} on {name}",
+                       f"{count:,} events, {rate(count, seconds)}, "
+                       f"{cpu / max(count, 1) * 1e6:.1f} µs CPU/event")
     for name, measured in created.items():
         report.add("1", f"(c) all-new-flows stream on {name}{shape}: {fresh.events:,} events, "
                    "each a new flow (row + audit entry)",

@@ -20,6 +20,7 @@ class Measured:
     seconds: float
     peak_rss_mb: float
     cpu_seconds: float = 0.0  # user + system of the measuring process(es) over the run
+    members: tuple[tuple[float, float, int], ...] = ()  # per process: seconds, CPU, events
 
     @property
     def rate(self) -> float:
@@ -49,4 +50,6 @@ def measure(mode: str, *, bootstrap: str, topic: str, events: int,
     result = orjson.loads(line)
     return Measured(mode=mode, events=int(result["events"]), seconds=float(result["seconds"]),
                     peak_rss_mb=float(result["vmhwm_mb"]),
-                    cpu_seconds=float(result.get("cpu_seconds", 0.0)))
+                    cpu_seconds=float(result.get("cpu_seconds", 0.0)),
+                    members=tuple((float(m[0]), float(m[1]), int(m[2]))
+                                  for m in result.get("members", ())))

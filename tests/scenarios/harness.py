@@ -66,13 +66,13 @@ class Bot:
     secret: str
     kube: ApiClient
 
-    async def send(self, *events: dict[str, Any] | bytes) -> None:
+    async def send(self, *events: dict[str, Any] | bytes, key: bytes | None = None) -> None:
         producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap)
         await producer.start()
         try:
             for event in events:
                 raw = event if isinstance(event, bytes) else orjson.dumps(event)
-                await producer.send(self.topic, raw)
+                await producer.send(self.topic, raw, key=key)
             await producer.flush()
         finally:
             await producer.stop()

@@ -219,6 +219,29 @@ async def test_health_readiness_and_metrics_are_served(bot: Bot, kube_namespace:
     assert 'anomalies{state="pending"} 1.0' in metrics
 
 
+async def test_events_a_sensor_sends_again_are_counted_once(
+        bot: Bot, kube_namespace: str) -> None:
+    """A record Kafka delivers again is skipped by the offsets stored with the results; an
+    event a sensor sends twice is dropped by the window of recent event ids of its
+    partition — so the sensor keys its events (``chatbot produce`` keys by workload)."""
+    key = f"{kube_namespace}/web".encode()
+    events = [flow_event(client_ns=kube_namespace) for _ in range(10)]
+    await bot.send(*events, key=key)
+
+    def counted(n: int) -> Callable[[], Awaitable[bool]]:
+        async def check() -> bool:
+            rows = await bot.anomalies()
+            return len(rows) == 1 and rows[0].event_count == n
+        return check
+    await eventually(counted(10), what="10 events stored")
+    await bot.send(*events[:5], key=key)  # sent again
+    await bot.send(flow_event(client_ns=kube_namespace), key=key)
+    await eventually(counted(11), what="only the new event counted")
+    await bot.send(*events, key=key)
+    await bot.send(flow_event(client_ns=kube_namespace), key=key)
+    await eventually(counted(12), what="only the new event counted again")
+
+
 async def test_serve_can_show_a_read_only_dashboard(
         bot_env: dict[str, str], slack_standin: SlackStandin, kube_admin_client: ApiClient,
         kube_namespace: str) -> None:
