@@ -184,3 +184,22 @@ async def test_with_kafka_gone_clicks_are_still_decided_and_applied(
         result = await run.tally(events, kube=kube_admin_client, approved=approved)
         assert result.ok, result.explain()
         assert result.applied == len(approved)
+
+
+async def test_a_token_slack_refuses_keeps_the_pod_unready_saying_why(
+        fault_run: FaultRunFactory, postgres_url: str, kube_cluster: KubeCluster,
+        kube_admin_client: ApiClient) -> None:
+    """Found at start, not at the first post: /readyz says Slack refuses the token, the
+    process stays up retrying (a rotated Secret needs no crash loop to be noticed)."""
+    async with fault_run(database_url=postgres_url, kubeconfig=kube_cluster.admin_kubeconfig,
+                         kube=kube_admin_client) as run:
+        service = run.service()
+        service.start({"CHATBOT_SLACK_BOT_TOKEN": "xoxb-not-the-one-slack-issued"})
+        await service.listening()
+        await retried(service, "slack", 3)
+        answer = await service.get("/readyz")
+        assert answer is not None and answer[0] == 503
+        problem = json.loads(answer[1])["problems"]["slack"]
+        assert problem.startswith("Slack refused CHATBOT_SLACK_BOT_TOKEN (invalid_auth) (retry ")
+        assert service.alive()
+        assert "xoxb-not-the-one" not in service.this_life()
