@@ -1,8 +1,9 @@
 """Scale-out under churn: replicas of ``chatbot serve`` over PostgreSQL and Redis join and
 leave one consumer group while events stream in — one, then two, then three, one stopped
 gracefully, one killed, one back — so partitions move again and again. No flow is posted
-twice, no event is lost or counted twice, and the escalation timer (a short
-``pending_timeout``) escalates every undecided flow exactly once, whoever holds its lease."""
+twice, no event is lost or counted twice, the escalation timer (a short ``pending_timeout``)
+escalates every undecided flow exactly once, whoever holds its lease, and no replica's log
+shows PostgreSQL's ``deadlock detected``."""
 
 from __future__ import annotations
 
@@ -52,6 +53,8 @@ async def test_replicas_joining_and_leaving_mid_stream_post_and_escalate_each_fl
                               if (actor, action, outcome) == ("system", "escalate", "ok"))
         assert escalations == Counter({flow.anomaly_id: 1 for flow in run.flows.flows})
         assert first.alive() and second.alive()
+        for replica in (first, second, third):  # rows are locked in one order by every replica
+            assert "deadlock detected" not in replica.log.read_text(errors="replace")
 
 
 async def every_flow_escalated(run: FaultRun, *, within: float) -> None:
