@@ -66,6 +66,13 @@ class DirectorySink:
 
 
 def _read(file: Path) -> Document | None:
+    return read_yaml(file, holds="ClientIntents object")
+
+
+def read_yaml(file: Path, *, holds: str, kind: str | None = None) -> Document | None:
+    """One object from a YAML file, None when there is none; a file that cannot be read or
+    does not hold the expected object (``kind``, when given) is a TemporaryError naming it
+    (the NetworkPolicy directory sink reads its files with this too)."""
     try:
         text = file.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -80,11 +87,9 @@ def _read(file: Path) -> Document | None:
         ) from exc
     if document is None:
         return None
-    if not isinstance(document, dict):
-        raise TemporaryError(
-            f"{file} does not hold a ClientIntents object, fix or remove it",
-            delay=BROKEN_FILE_DELAY,
-        )
+    if not isinstance(document, dict) or (kind is not None and document.get("kind") != kind):
+        raise TemporaryError(f"{file} does not hold a {holds}, fix or remove it",
+                             delay=BROKEN_FILE_DELAY)
     return document
 
 

@@ -10,12 +10,10 @@ import asyncio
 from pathlib import Path
 
 import aiohttp
-import yaml
 from kubernetes_asyncio.client import ApiClient
 
-from chatbot.errors import TemporaryError
 from chatbot.events.model import Target, Workload
-from chatbot.intents.directory import BROKEN_FILE_DELAY, IO_DELAY, write_yaml
+from chatbot.intents.directory import read_yaml, write_yaml
 from chatbot.intents.document import ApprovalNote
 from chatbot.intents.networkpolicy.cluster import applied
 from chatbot.intents.networkpolicy.policy import DNS, KIND, Dns, Policy, merge, policy_name
@@ -67,21 +65,4 @@ class NetworkPolicyDirectorySink:
 
 
 def _read(file: Path) -> Policy | None:
-    try:
-        text = file.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        raise TemporaryError(f"cannot read {file}: {exc}", delay=IO_DELAY) from exc
-    try:
-        document = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise TemporaryError(
-            f"{file} is not valid YAML, fix or remove it: {exc}", delay=BROKEN_FILE_DELAY
-        ) from exc
-    if document is None:
-        return None
-    if not isinstance(document, dict) or document.get("kind") != KIND:
-        raise TemporaryError(f"{file} does not hold a NetworkPolicy, fix or remove it",
-                             delay=BROKEN_FILE_DELAY)
-    return document
+    return read_yaml(file, holds="NetworkPolicy", kind=KIND)
