@@ -33,6 +33,11 @@ class BadEvent(PermanentError):
         self.category = category
 
 
+class NoEvent(ChatbotError):
+    """A valid record that makes no event: a skipped or covered Hubble flow, counted by its
+    reader; never dead-lettered."""
+
+
 class ConfigError(PermanentError):
     """The configuration is invalid; the message names the offending key."""
 

@@ -43,6 +43,15 @@ class Metrics:
             "store_failures_total", "Batches that failed to store and will be retried.",
             registry=registry)
 
+        # Hubble flows (chatbot/sensors).
+        self.hubble_flows_skipped = Counter(
+            "hubble_flows_skipped_total", "Valid Hubble records that make no event, by reason "
+            "(replies, repeated sightings, endpoints without a workload identity...).",
+            ["reason"], registry=registry)
+        self.flows_covered = Counter(
+            "flows_covered_total", "Hubble flows an approved ClientIntents already allows: "
+            "counted, no card.", registry=registry)
+
         # Chat and cluster (chatbot/slack, chatbot/applier).
         self.slack_calls = Counter(
             "slack_calls_total", "Slack Web API calls by method and outcome (ok or HTTP status).",

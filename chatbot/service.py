@@ -16,8 +16,9 @@ Kafka outage does not take the pod out of the Service while clicks can still be 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, replace
 
@@ -54,6 +55,7 @@ from chatbot.metrics import Metrics
 from chatbot.pipeline.wiring import KafkaPipeline, kafka_pipeline
 from chatbot.queue import PendingQueue
 from chatbot.review.app import make_review_app
+from chatbot.sensors.wiring import Sensing, open_sensing
 from chatbot.slack.blocks import apply_failure
 from chatbot.slack.client import bolt_app, group_lookup, web_client
 from chatbot.slack.digest import DecisionDigest
@@ -95,6 +97,7 @@ class Service:
     sink: IntentsSink | GitSink
     bolt: AsyncApp
     pipeline: KafkaPipeline | None
+    sensing: Sensing
     probes: dict[str, Probe]
     advisory: dict[str, Probe]
     database: Dependency
@@ -117,6 +120,8 @@ class Service:
                     await self._serve_dashboard(stack)
                 schema = asyncio.Event()
                 supervisor.start("outbox", self._slack_side(stack, schema, stop))
+                if self.sensing.follow is not None:
+                    supervisor.start("coverage", _until_stopped(self.sensing.follow, stop))
                 if await self._schema_upgraded(stop):
                     schema.set()
                     supervisor.start("applier", self.applier.run(stop))
@@ -298,9 +303,11 @@ async def open_service(settings: Settings, *, rules: Rules | None = None,
             if result.new_anomalies:
                 home_tab.refresh()
 
+        sensing = await open_sensing(settings, metrics=metrics, stack=stack,
+                                     on_change=lambda: None)
         pipeline = (await kafka_pipeline(settings.kafka, sessions=sessions, rules=rules,
                                          clock=clock, metrics=metrics, on_stored=stored,
-                                         consumers=consumers)
+                                         consumers=consumers, flows=sensing.flows)
                     if with_kafka else None)
 
         database = Dependency("database", waiting="upgrading the schema")
@@ -330,8 +337,24 @@ async def open_service(settings: Settings, *, rules: Rules | None = None,
                       engine=engine, sessions=sessions, decider=decider, applier=applier,
                       escalator=escalator, auto_decider=auto_decider, digest=digest,
                       outbox=outbox, slack_client=client, sink=sink, bolt=bolt,
-                      pipeline=pipeline, probes=probes, advisory=advisory,
+                      pipeline=pipeline, sensing=sensing, probes=probes, advisory=advisory,
                       database=database, slack=slack)
+
+
+async def _until_stopped(follow: Callable[[], Awaitable[None]], stop: asyncio.Event) -> None:
+    """Run a loop that knows no stop (it runs until cancelled) until the service stops."""
+    task = asyncio.ensure_future(follow())
+    stopping = asyncio.create_task(stop.wait())
+    try:
+        await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if task.done():
+            task.result()  # what ended it, for the supervisor
+            raise RuntimeError("the loop returned before the stop")
+    finally:
+        stopping.cancel()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 async def _listen(stack: AsyncExitStack, app: web.Application, host: str, port: int) -> None:

@@ -47,6 +47,8 @@ class KafkaSettings:
     group: str = "flow-approval-chatbot"
     group_instance_id: str | None = None
     dlq_topic: str = "flow-anomalies.dlq"
+    flows_topic: str | None = None
+    """Cilium Hubble flows (exporter or ``hubble observe -o json`` lines), when set."""
     security_protocol: str = "PLAINTEXT"
     sasl_mechanism: str | None = None
     sasl_username: str | None = None
@@ -113,6 +115,13 @@ class Settings:
     """``clientintents`` (Otterize) or ``networkpolicy`` (native networking.k8s.io/v1)."""
     git: GitSettings | None = None
     """Set when ``CHATBOT_INTENTS_SINK=git``."""
+    hubble_cluster: str = "default"
+    """The cluster of Hubble flows that name none (Cilium's own default ``cluster.name``)."""
+    hubble_include_dns: bool = False
+    """Map flows to and from kube-dns like any other (off: every workload talks to DNS)."""
+    in_cluster: bool = False
+    """Running in a pod (``KUBERNETES_SERVICE_HOST`` set): its ServiceAccount can read the
+    cluster even when the sink does not write to it."""
 
     @property
     def intents_directory(self) -> Path | None:
@@ -121,6 +130,7 @@ class Settings:
 
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+BOOLEANS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
 SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 
 
@@ -170,6 +180,9 @@ def settings_from_env(env: Mapping[str, str] | None = None, *,
     if protocol not in SECURITY_PROTOCOLS:
         problems.append("CHATBOT_KAFKA_SECURITY_PROTOCOL must be PLAINTEXT, SSL, "
                         f"SASL_PLAINTEXT or SASL_SSL, not {protocol!r}")
+    include_dns = (get("HUBBLE_INCLUDE_DNS", "false") or "false").lower()
+    if include_dns not in BOOLEANS:
+        problems.append(f"CHATBOT_HUBBLE_INCLUDE_DNS must be true or false, not {include_dns!r}")
     log_level = (get("LOG_LEVEL", "INFO") or "INFO").upper()
     if log_level not in LOG_LEVELS:
         problems.append(f"CHATBOT_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, "
@@ -186,6 +199,7 @@ def settings_from_env(env: Mapping[str, str] | None = None, *,
             group=get("KAFKA_GROUP", "flow-approval-chatbot") or "flow-approval-chatbot",
             group_instance_id=get("KAFKA_GROUP_INSTANCE_ID"),
             dlq_topic=get("KAFKA_DLQ_TOPIC", "flow-anomalies.dlq") or "flow-anomalies.dlq",
+            flows_topic=get("KAFKA_FLOWS_TOPIC"),
             security_protocol=protocol,
             sasl_mechanism=get("KAFKA_SASL_MECHANISM"),
             sasl_username=get("KAFKA_SASL_USERNAME"),
@@ -208,6 +222,9 @@ def settings_from_env(env: Mapping[str, str] | None = None, *,
         http_port=http_port or 3000,
         config_path=config_path or (Path(config) if config else None),
         log_level=log_level,
+        hubble_cluster=get("HUBBLE_CLUSTER", "default") or "default",
+        hubble_include_dns=BOOLEANS[include_dns],
+        in_cluster=bool(env.get("KUBERNETES_SERVICE_HOST")),
         dashboard_port=dashboard,
         dashboard_host=get("DASHBOARD_HOST", "127.0.0.1") or "127.0.0.1",
         dashboard_hosts=tuple(h.strip() for h in (get("DASHBOARD_HOSTS") or "").split(",")

@@ -78,6 +78,10 @@ def _kafka(settings: Settings) -> list[str]:
     if kafka.topic == kafka.dlq_topic:
         problems.append("CHATBOT_KAFKA_DLQ_TOPIC must differ from CHATBOT_KAFKA_TOPIC: bad "
                         "events would be read again forever")
+    if kafka.flows_topic in (kafka.topic, kafka.dlq_topic):
+        problems.append("CHATBOT_KAFKA_FLOWS_TOPIC must differ from CHATBOT_KAFKA_TOPIC and "
+                        "CHATBOT_KAFKA_DLQ_TOPIC: Hubble flows and schema-v1 anomalies are read "
+                        "differently")
     if kafka.security_protocol.startswith("SASL_"):
         mechanism = (kafka.sasl_mechanism or "PLAIN").upper()
         if mechanism not in SASL_MECHANISMS:

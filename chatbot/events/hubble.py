@@ -43,6 +43,7 @@ from chatbot.events.model import (
     Target,
     Workload,
 )
+from chatbot.events.problem import Problem
 
 MAX_RECORD_BYTES = 256 * 1024
 MAX_ADDRESS_CHARS = 64
@@ -96,24 +97,26 @@ def read_flow(raw: bytes, *, options: HubbleOptions, seen: ConnectionDedup) -> O
 
 def map_record(raw: bytes, *, options: HubbleOptions) -> Mapped:
     if len(raw) > MAX_RECORD_BYTES:
-        raise BadEvent(f"record is {len(raw)} bytes, over the {MAX_RECORD_BYTES}-byte limit")
+        raise BadEvent(f"record is {len(raw)} bytes, over the {MAX_RECORD_BYTES}-byte limit",
+                       category=Problem.OVERSIZE)
     return map_document(_decode(raw), options=options)
 
 
 def map_document(doc: object, *, options: HubbleOptions) -> Mapped:
     if not isinstance(doc, dict):
-        raise BadEvent("a Hubble record must be a JSON object")
+        raise BadEvent("a Hubble record must be a JSON object", category=Problem.NOT_OBJECT)
     doc = _unwrapped(doc)
     if "flow" in doc:
         flow = doc["flow"]
         if not isinstance(flow, dict):
-            raise BadEvent("field 'flow' must be an object")
+            raise BadEvent("field 'flow' must be an object", category=Problem.WRONG_TYPE)
         return _map_flow(flow, fallback_time=doc.get("time"), options=options)
     if any(key in doc for key in _NOT_FLOWS):
         return Mapped(Skip(SkipReason.NOT_A_FLOW), None)
     if doc.keys() & _FLOW_FIELDS:
         return _map_flow(doc, fallback_time=None, options=options)
-    raise BadEvent("not a Hubble record: no 'flow' object and no flow fields")
+    raise BadEvent("not a Hubble record: no 'flow' object and no flow fields",
+                   category=Problem.MISSING_FIELD)
 
 
 def _map_flow(flow: Mapping[str, Any], *, fallback_time: object,
@@ -276,7 +279,7 @@ def _decode(raw: bytes) -> object:
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        raise BadEvent(f"malformed JSON: {exc}") from exc
+        raise BadEvent(f"malformed JSON: {exc}", category=Problem.MALFORMED_JSON) from exc
 
 
 def _unwrapped(doc: dict[str, Any]) -> dict[str, Any]:
@@ -287,7 +290,8 @@ def _unwrapped(doc: dict[str, Any]) -> dict[str, Any]:
         line = doc.get(key)
         if type(line) is str and line.lstrip().startswith("{"):
             if len(line) > MAX_RECORD_BYTES:
-                raise BadEvent(f"field '{key}' is over the {MAX_RECORD_BYTES}-byte limit")
+                raise BadEvent(f"field '{key}' is over the {MAX_RECORD_BYTES}-byte limit",
+                               category=Problem.OVERSIZE)
             inner = _decode(line.encode())
             if not isinstance(inner, dict):
                 raise BadEvent(f"field '{key}' must hold a JSON object")

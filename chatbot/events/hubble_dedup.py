@@ -9,6 +9,10 @@ server's node after a forward at the client's): the denial must never hide behin
 
 Bounded in time (``window``, by the flows' own timestamps) and in size (``capacity``,
 oldest out first), so memory stays flat however long the stream runs. Pure: no I/O.
+
+What a batch taught it is provisional until :meth:`ConnectionDedup.commit`: a batch that
+fails to store is read again, and :meth:`ConnectionDedup.rollback` makes sure its sightings
+are first sightings again (else the retry would drop them all as duplicates).
 """
 
 from __future__ import annotations
@@ -36,6 +40,9 @@ class ConnectionDedup:
         self._capacity = capacity
         self._seen: OrderedDict[ConnectionKey, tuple[float, int]] = OrderedDict()
         self._latest = float("-inf")
+        # What each key held before the uncommitted sightings (None: absent), and the latest.
+        self._undo: dict[ConnectionKey, tuple[float, int] | None] = {}
+        self._undo_latest = self._latest
 
     def __len__(self) -> int:
         return len(self._seen)
@@ -47,6 +54,7 @@ class ConnectionDedup:
         self._latest = max(self._latest, at)
         self._forget_before(self._latest - self._window)
         known = self._seen.get(key)
+        self._keep(key, known)
         if known is not None and abs(at - known[0]) <= self._window:
             # Still the same connection: keep it alive, and let through only news.
             self._seen[key] = (max(at, known[0]), max(rank, known[1]))
@@ -55,13 +63,35 @@ class ConnectionDedup:
         self._seen[key] = (at, rank)
         self._seen.move_to_end(key)
         while len(self._seen) > self._capacity:
-            self._seen.popitem(last=False)
+            oldest, value = self._seen.popitem(last=False)
+            self._keep(oldest, value)
         return True
+
+    def commit(self) -> None:
+        """The sightings so far are stored: keep them."""
+        self._undo.clear()
+        self._undo_latest = self._latest
+
+    def rollback(self) -> None:
+        """Forget the sightings since the last commit, as if they were never seen."""
+        for key, value in self._undo.items():
+            if value is None:
+                self._seen.pop(key, None)
+            else:
+                self._seen[key] = value
+        self._undo.clear()
+        self._latest = self._undo_latest
+
+    def _keep(self, key: ConnectionKey, value: tuple[float, int] | None) -> None:
+        """Note what ``key`` held before this batch first touched it."""
+        if key not in self._undo:
+            self._undo[key] = value
 
     def _forget_before(self, cutoff: float) -> None:
         # Insertion order is nearly time order; a straggler is only forgotten a bit late.
         while self._seen:
-            key, (at, _) = next(iter(self._seen.items()))
-            if at >= cutoff:
+            key, value = next(iter(self._seen.items()))
+            if value[0] >= cutoff:
                 return
+            self._keep(key, value)
             del self._seen[key]

@@ -197,6 +197,12 @@ class KubernetesSink:
 
 async def kubernetes_sink(kubeconfig: Path | None) -> KubernetesSink:
     """A sink with its own ApiClient: from `kubeconfig`, or the pod's ServiceAccount if None."""
+    return KubernetesSink(await cluster_client(kubeconfig))
+
+
+async def cluster_client(kubeconfig: Path | None) -> ApiClient:
+    """An ApiClient from `kubeconfig`, or the pod's ServiceAccount if None; the caller closes
+    it."""
     try:
         if kubeconfig is None:
             configuration = Configuration()
@@ -212,7 +218,7 @@ async def kubernetes_sink(kubeconfig: Path | None) -> KubernetesSink:
         problem = (f"cannot load kubeconfig {kubeconfig}" if kubeconfig
                    else "not set, and no in-cluster configuration either")
         raise ConfigError(f"CHATBOT_KUBECONFIG: {problem}: {exc}") from exc
-    return KubernetesSink(api_client)
+    return api_client
 
 
 def _ref(document: Document) -> str:

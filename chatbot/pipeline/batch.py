@@ -8,7 +8,7 @@ one (chatbot/events/decoder.py), or the plain reference parser.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Protocol, TypeVar
 
 from chatbot.errors import BadEvent
@@ -24,6 +24,17 @@ Decode = Callable[[bytes], FlowEvent]
 class HasValue(Protocol):
     @property
     def value(self) -> bytes | None: ...
+
+
+class BatchReader(Protocol):
+    """A topic whose records are judged a batch at a time, with I/O, before they are decoded:
+    Hubble flows (chatbot/sensors/hubble_records.py). ``prepare`` gets the batch's new
+    record values and returns the decoder for exactly those values, which raises
+    ``BadEvent`` for a bad one and ``NoEvent`` for one that makes no event; ``settle`` then
+    says whether the batch was stored (when not, it is read again and must be judged anew)."""
+
+    async def prepare(self, values: Sequence[bytes]) -> Decode: ...
+    def settle(self, *, stored: bool) -> None: ...
 
 
 R = TypeVar("R", bound=HasValue)

@@ -7,6 +7,10 @@ stored with the results (chatbot/pipeline/claims.py), so a redelivery after a cr
 rebalance is skipped; an event id repeated by a producer within a window of offsets is
 dropped (chatbot/pipeline/recent.py). When storing fails nothing moves: the partitions
 start over from their stored offsets after an exponential backoff, for as long as it takes.
+
+The anomaly topic's records decode one by one; another topic may come with a
+:class:`BatchReader` that judges its new records a batch at a time first (Hubble flows: owner
+lookups, coverage), in the same group, with the same offsets and dead letters.
 """
 
 from __future__ import annotations
@@ -25,13 +29,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from chatbot.chaos import crash_point
 from chatbot.clock import Clock
 from chatbot.config.rules import Rules
-from chatbot.errors import BadEvent
+from chatbot.errors import BadEvent, NoEvent
 from chatbot.events.fingerprint import fingerprint as plain_fingerprint
 from chatbot.events.model import FlowEvent
 from chatbot.events.parse import parse_event
 from chatbot.events.problem import Problem
 from chatbot.metrics import Metrics
-from chatbot.pipeline.batch import EMPTY_RECORD, Decode
+from chatbot.pipeline.batch import EMPTY_RECORD, BatchReader, Decode
 from chatbot.pipeline.claims import Claims, Partition, Seeker
 from chatbot.pipeline.collector import collector_tuned
 from chatbot.pipeline.commits import KafkaCommits
@@ -94,6 +98,7 @@ class FlowConsumer:
         metrics: Metrics,
         logger: logging.Logger,
         decode: Decode = parse_event,
+        readers: Mapping[str, BatchReader] | None = None,
         fingerprint: Fingerprint = plain_fingerprint,
         on_stored: Callable[[IngestResult], None] = lambda _result: None,
         max_records: int = MAX_RECORDS,
@@ -111,6 +116,8 @@ class FlowConsumer:
         self._metrics = metrics
         self._log = logger
         self._decode = decode
+        self._readers = dict(readers or {})
+        """Further topics, each with the reader that judges its batches."""
         self._fingerprint = fingerprint
         self._on_stored = on_stored
         self._max_records = max_records
@@ -148,7 +155,7 @@ class FlowConsumer:
         self._running = True
         self._stopped.clear()
         try:
-            self._consumer.subscribe([self._topic], listener=self._claims)
+            self._consumer.subscribe([self._topic, *self._readers], listener=self._claims)
             with collector_tuned():
                 while not self._stopping.is_set():
                     await self._step()
@@ -183,17 +190,21 @@ class FlowConsumer:
         async with self._batch_lock:
             try:
                 usable = await self._usable(batch, claims_before)
-                work = self._sort(batch, usable)
+                decoders = await self._prepare(batch, usable)
+                work = self._sort(batch, usable, decoders)
                 result = await self._store(work)
             except OffsetConflict as conflict:  # another member has these partitions now
+                self._settle(stored=False)
                 self._log.warning("batch dropped: %s; resuming from the stored offsets",
                                   conflict)
                 await self._start_over_from_database(batch)
                 return True
             except Exception as exc:  # any failure to store: start over, keep consuming
+                self._settle(stored=False)
                 failure = exc
                 await self._start_over(batch)
             else:
+                self._settle(stored=True)
                 self._count(result, work)
                 crash_point("after_store")
                 self._commit(work)
@@ -227,18 +238,34 @@ class FlowConsumer:
             await self._claims.claim(late)
         return usable
 
-    def _sort(self, batch: Batch, usable: Set[Partition]) -> _Work:
+    async def _prepare(self, batch: Batch, usable: Set[Partition]) -> dict[str, Decode]:
+        """Each reader's decoder for this batch, from the new records of its topic."""
+        decoders: dict[str, Decode] = {}
+        owned = self._claims.owned
+        for topic, reader in self._readers.items():
+            values = [record.value for tp, records in batch.items()
+                      if tp.topic == topic and tp in usable and (claim := owned.get(tp))
+                      for record in records if record.value and record.offset >= claim.resume]
+            decoders[topic] = await reader.prepare(values)
+        return decoders
+
+    def _settle(self, *, stored: bool) -> None:
+        for reader in self._readers.values():
+            reader.settle(stored=stored)
+
+    def _sort(self, batch: Batch, usable: Set[Partition], decoders: Mapping[str, Decode]
+              ) -> _Work:
         """Split the batch into new events, repeats, already-stored records and bad ones,
         partition by partition, and note how far each partition's offsets move. The one
         loop that runs per consumed record, kept tight."""
         work = _Work()
         owned = self._claims.owned
-        decode = self._decode
         fresh = work.events
         for tp, records in batch.items():
             claim = owned.get(tp)
             if claim is None or not records or tp not in usable:
                 continue
+            decode = decoders.get(tp.topic, self._decode)
             resume = claim.resume
             repeated = claim.recent.repeated
             before = len(fresh)
@@ -251,6 +278,8 @@ class FlowConsumer:
                 except BadEvent as error:
                     if record.offset >= resume:
                         work.bad.append((record, error))
+                    continue
+                except NoEvent:
                     continue
                 offset = record.offset
                 if repeated(event.event_id, offset):

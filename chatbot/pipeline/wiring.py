@@ -1,5 +1,7 @@
 """The Kafka side of ``serve``: the consumer, the dead-letter producer and the
-:class:`FlowConsumer` loop over them, started and stopped together.
+:class:`FlowConsumer` loop over them, started and stopped together. With a flows reader the
+loop also reads ``CHATBOT_KAFKA_FLOWS_TOPIC`` (Hubble flows), in the same group; extra member
+processes (``consumers > 1``) read the anomaly topic only.
 
 A broker that is not there yet when the service starts is waited for, not died of: each
 client's start is retried with a capped backoff (one log line per retry) and ``/readyz``
@@ -10,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -24,6 +26,7 @@ from chatbot.dependency import Dependency, NotReady, until_up
 from chatbot.events.decoder import EventDecoder
 from chatbot.events.fingerprint import Fingerprints
 from chatbot.metrics import Metrics
+from chatbot.pipeline.batch import BatchReader
 from chatbot.pipeline.consumer import FlowConsumer, KafkaConsumer
 from chatbot.pipeline.dead_letter import DeadLetters
 from chatbot.pipeline.kafka_clients import consumer_kwargs, producer_kwargs
@@ -46,6 +49,7 @@ class KafkaPipeline:
     topic: str
     dlq_topic: str
     bootstrap: str | None = None
+    flows_topic: str | None = None
     members: ConsumerMembers | None = None  # more consume loops, each a process
     state: Dependency = field(
         default_factory=lambda: Dependency("kafka", waiting="connecting to Kafka"))
@@ -105,14 +109,17 @@ class KafkaPipeline:
             if isinstance(error, _Stopped):
                 return False
             raise
-        log.info("consuming %s from Kafka at %s", self.topic, self.bootstrap)
+        log.info("consuming %s from Kafka at %s", " and ".join(self._topics()), self.bootstrap)
         return True
 
     def _problem(self, error: BaseException) -> str | None:
         return kafka_problem(self.bootstrap, error)
 
+    def _topics(self) -> list[str]:
+        return [self.topic, *([self.flows_topic] if self.flows_topic else [])]
+
     async def _topics_exist(self, stop: asyncio.Event) -> bool:
-        """Wait for the anomaly topic: a consumer subscribed to a topic created later would
+        """Wait for the topics read: a consumer subscribed to a topic created later would
         not see it until its next metadata refresh, minutes later. False if stopped first."""
         told = False
         while not stop.is_set():
@@ -120,15 +127,17 @@ class KafkaPipeline:
                                     log=log, describe=self._problem, last_step=False)
             if topics is None:
                 return False
-            if self.topic in topics:
+            missing = [topic for topic in self._topics() if topic not in topics]
+            if not missing:
                 self.state.mark_up()
                 if self.dlq_topic not in topics:
                     log.warning("dead-letter topic %s does not exist; bad events will fail to "
                                 "send unless the broker auto-creates topics", self.dlq_topic)
                 return True
-            self.state.mark_down(f"topic {self.topic} does not exist yet; waiting for it")
+            waiting = f"topic {', '.join(missing)} does not exist yet; waiting for it"
+            self.state.mark_down(waiting)
             if not told:
-                log.warning("topic %s does not exist yet; waiting for it", self.topic)
+                log.warning("%s", waiting)
                 told = True
             await nap(stop, seconds=TOPIC_POLL_SECONDS)
         return False
@@ -147,18 +156,22 @@ async def kafka_pipeline(
     metrics: Metrics,
     on_stored: Callable[[IngestResult], None],
     consumers: int = 1,
+    flows: BatchReader | None = None,
 ) -> KafkaPipeline:
     """``consumers`` members of the group in all: this process's loop and ``consumers - 1``
-    processes (chatbot/pipeline/members.py)."""
+    processes (chatbot/pipeline/members.py). ``flows``: the reader of the flows topic."""
     kafka_consumer = AIOKafkaConsumer(**consumer_kwargs(settings))
     producer = AIOKafkaProducer(**producer_kwargs(settings))
+    flows_topic = settings.flows_topic if flows is not None else None
     flow = flow_consumer(consumer=kafka_consumer, producer=producer, settings=settings,
                          sessions=sessions, rules=rules, clock=clock, metrics=metrics,
-                         on_stored=on_stored)
+                         on_stored=on_stored,
+                         readers={flows_topic: flows} if flows and flows_topic else None)
     members = ConsumerMembers(count=consumers - 1, logger=log) if consumers > 1 else None
     return KafkaPipeline(consumer=flow, kafka_consumer=kafka_consumer, producer=producer,
                          topic=settings.topic, dlq_topic=settings.dlq_topic,
-                         bootstrap=settings.bootstrap, members=members)
+                         bootstrap=settings.bootstrap, members=members,
+                         flows_topic=flows_topic)
 
 
 def flow_consumer(
@@ -171,11 +184,13 @@ def flow_consumer(
     clock: Clock,
     metrics: Metrics,
     on_stored: Callable[[IngestResult], None],
+    readers: Mapping[str, BatchReader] | None = None,
 ) -> FlowConsumer:
     """The consume loop over started clients, with its own fast decoder and fingerprint
-    memory (also what bench/worker.py measures)."""
+    memory (also what bench/worker.py measures); ``readers``: further topics."""
     return FlowConsumer(
         consumer=consumer, topic=settings.topic, group=settings.group,
         dead_letters=DeadLetters(producer=producer, topic=settings.dlq_topic, clock=clock),
         sessions=sessions, rules=rules, clock=clock, metrics=metrics, logger=log,
-        decode=EventDecoder(), fingerprint=Fingerprints(), on_stored=on_stored)
+        decode=EventDecoder(), readers=readers, fingerprint=Fingerprints(),
+        on_stored=on_stored)

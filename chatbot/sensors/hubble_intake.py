@@ -8,7 +8,9 @@ dead-letter topic. The composition of the Hubble pieces, in their order:
 
 The result is aligned with the input, so the consumer keeps its offsets and the dead-letter
 records their positions. A TemporaryError from the owner lookup fails the whole batch (the
-consumer retries it); nothing else raises.
+consumer retries it); nothing else raises. After each read, :meth:`HubbleIntake.settle` says
+whether the batch was stored: if not, the connections it saw are forgotten, so the batch read
+again is judged as the first time.
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ class Covered:
 @dataclass(frozen=True, slots=True)
 class Bad:
     reason: str
+    category: str = "invalid_value"
+    """The ``bad_events_total`` label (chatbot/events/problem.py)."""
 
 
 Intake = FlowEvent | Covered | Skip | Bad
@@ -71,7 +75,7 @@ class HubbleIntake:
             try:
                 mapped.append(read_flow(raw, options=self._options, seen=self._dedup))
             except BadEvent as error:
-                mapped.append(Bad(error.reason))
+                mapped.append(Bad(error.reason, error.category))
         pods = [pod for outcome in mapped if isinstance(outcome, NeedsOwners)
                 for pod in outcome.pods()]
         owners = await self._owners.owners(pods) if pods else {}
@@ -80,6 +84,13 @@ class HubbleIntake:
             done = outcome.complete(owners) if isinstance(outcome, NeedsOwners) else outcome
             batch.outcomes.append(self._judged(done, batch))
         return batch
+
+    def settle(self, *, stored: bool) -> None:
+        """The batch last read was stored (its sightings stay) or not (they are forgotten)."""
+        if stored:
+            self._dedup.commit()
+        else:
+            self._dedup.rollback()
 
     def _judged(self, outcome: FlowEvent | Skip | Bad, batch: IntakeBatch) -> Intake:
         if isinstance(outcome, Skip):

@@ -309,3 +309,17 @@ def test_a_redelivered_record_keeps_its_event_id(hubble_generator: Path) -> None
     without_uuid = hubble_line(spec(uuid="not a uuid\n"), binary=hubble_generator)
     derived = map_record(without_uuid, options=OPTIONS).outcome
     assert isinstance(derived, FlowEvent) and derived.event_id.startswith("hubble-")
+
+
+def test_a_batch_that_was_not_stored_is_judged_anew(hubble_generator: Path) -> None:
+    """The consumer reads a failed batch again: its connections must be first sightings
+    again, while what earlier, stored batches saw stays seen."""
+    stored_line, failed_line = hubble_lines([spec(sport=41234), spec(sport=41235)],
+                                            binary=hubble_generator)
+    seen = ConnectionDedup(capacity=1)  # the failed batch also evicts the stored sighting
+    assert isinstance(read_flow(stored_line, options=OPTIONS, seen=seen), FlowEvent)
+    seen.commit()
+    assert isinstance(read_flow(failed_line, options=OPTIONS, seen=seen), FlowEvent)
+    seen.rollback()
+    assert read_flow(stored_line, options=OPTIONS, seen=seen) == Skip(SkipReason.DUPLICATE)
+    assert isinstance(read_flow(failed_line, options=OPTIONS, seen=seen), FlowEvent)
