@@ -224,6 +224,11 @@ async def _kafka(settings: Settings) -> list[Finding]:
     else:
         found.append(error(f"CHATBOT_KAFKA_TOPIC: topic {kafka.topic} does not exist (serve "
                            "would wait for it)"))
+    if kafka.flows_topic and kafka.flows_topic in topics:
+        found.append(ok(f"CHATBOT_KAFKA_FLOWS_TOPIC: topic {kafka.flows_topic} exists"))
+    elif kafka.flows_topic:
+        found.append(error(f"CHATBOT_KAFKA_FLOWS_TOPIC: topic {kafka.flows_topic} does not "
+                           "exist (serve would wait for it)"))
     if kafka.dlq_topic not in topics:
         found.append(warning(f"CHATBOT_KAFKA_DLQ_TOPIC: topic {kafka.dlq_topic} does not "
                              "exist; bad events fail to send unless the broker creates "
@@ -274,7 +279,11 @@ async def _redis(settings: Settings) -> list[Finding]:
 
 # (API group, resource, verbs) each output needs, as the chart's RBAC grants them.
 Access = tuple[tuple[str, str, tuple[str, ...]], ...]
-CLIENTINTENTS_ACCESS: Access = ((GROUP, PLURAL, VERBS),)
+CLIENTINTENTS_ACCESS: Access = ((GROUP, PLURAL, (*VERBS, "watch")),)
+"""Writes, and the coverage watch (chatbot/intents/watch.py)."""
+OWNER_ACCESS: Access = (("", "pods", ("get",)), ("apps", "replicasets", ("get",)),
+                        ("batch", "jobs", ("get",)))
+"""Owners of the pods Hubble names without their workload (chatbot/cluster/owners.py)."""
 NETWORKPOLICY_ACCESS: Access = (
     ("networking.k8s.io", "networkpolicies", VERBS),
     *(("apps", kind, ("get",)) for kind in ("deployments", "statefulsets", "daemonsets",
@@ -295,6 +304,8 @@ async def _cluster(settings: Settings, namespaces: tuple[str, ...]) -> list[Find
     access = NETWORKPOLICY_ACCESS if networkpolicy else CLIENTINTENTS_ACCESS
     if files:  # writes files, only reads pod selectors
         access = tuple(entry for entry in access if entry[1] != "networkpolicies")
+    if settings.kafka.flows_topic:
+        access += tuple(entry for entry in OWNER_ACCESS if entry not in access)
     try:
         return await _cluster_with(sink.api_client, namespaces, access=access,
                                    needs_crd=not networkpolicy)

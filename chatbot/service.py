@@ -333,6 +333,16 @@ async def open_service(settings: Settings, *, rules: Rules | None = None,
         probes: dict[str, Probe] = {"database": database_ready, "slack": slack_ready,
                                     "cluster": cluster_ready}
         advisory: dict[str, Probe] = {} if pipeline is None else {"kafka": pipeline.ready}
+        if sensing.synced is not None:
+            synced = sensing.synced
+
+            async def coverage_ready() -> bool:
+                if not synced.is_set():
+                    raise NotReady("the approved ClientIntents are not read yet; Hubble flows "
+                                   "wait in Kafka until they are")
+                return True
+
+            advisory["coverage"] = coverage_ready
         yield Service(settings=settings, rules=rules, clock=clock, metrics=metrics,
                       engine=engine, sessions=sessions, decider=decider, applier=applier,
                       escalator=escalator, auto_decider=auto_decider, digest=digest,

@@ -119,9 +119,6 @@ class Settings:
     """The cluster of Hubble flows that name none (Cilium's own default ``cluster.name``)."""
     hubble_include_dns: bool = False
     """Map flows to and from kube-dns like any other (off: every workload talks to DNS)."""
-    in_cluster: bool = False
-    """Running in a pod (``KUBERNETES_SERVICE_HOST`` set): its ServiceAccount can read the
-    cluster even when the sink does not write to it."""
 
     @property
     def intents_directory(self) -> Path | None:
@@ -224,7 +221,6 @@ def settings_from_env(env: Mapping[str, str] | None = None, *,
         log_level=log_level,
         hubble_cluster=get("HUBBLE_CLUSTER", "default") or "default",
         hubble_include_dns=BOOLEANS[include_dns],
-        in_cluster=bool(env.get("KUBERNETES_SERVICE_HOST")),
         dashboard_port=dashboard,
         dashboard_host=get("DASHBOARD_HOST", "127.0.0.1") or "127.0.0.1",
         dashboard_hosts=tuple(h.strip() for h in (get("DASHBOARD_HOSTS") or "").split(",")

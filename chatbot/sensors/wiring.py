@@ -19,6 +19,7 @@ from typing import Any
 
 from chatbot.cluster.owners import OwnerResolver
 from chatbot.config.settings import Settings
+from chatbot.config.validate import in_cluster
 from chatbot.events.hubble import HubbleOptions
 from chatbot.events.hubble_dedup import ConnectionDedup
 from chatbot.events.hubble_outcome import Owner, PodRef
@@ -39,6 +40,8 @@ class Sensing:
     """Keeps ``coverage`` current until cancelled."""
     flows: HubbleRecords | None
     """The flows topic's reader, with CHATBOT_KAFKA_FLOWS_TOPIC."""
+    synced: asyncio.Event | None = None
+    """Set once ``coverage`` holds a full listing."""
 
 
 async def open_sensing(settings: Settings, *, metrics: Metrics, stack: AsyncExitStack,
@@ -46,7 +49,7 @@ async def open_sensing(settings: Settings, *, metrics: Metrics, stack: AsyncExit
     """``on_change`` runs whenever the approved intents changed (after the index has)."""
     api = None
     if (settings.intents_sink == "kubernetes" or settings.intents_format == "networkpolicy"
-            or settings.kubeconfig is not None or settings.in_cluster):
+            or settings.kubeconfig is not None or in_cluster()):
         api = await cluster_client(settings.kubeconfig)
         stack.push_async_callback(api.close)
 
@@ -74,7 +77,7 @@ async def open_sensing(settings: Settings, *, metrics: Metrics, stack: AsyncExit
                               owners=OwnerResolver(api) if api else _NoOwners(),
                               coverage=coverage or CoverageIndex())
         flows = HubbleRecords(intake=intake, metrics=metrics, synced=synced)
-    return Sensing(coverage=coverage, follow=follow, flows=flows)
+    return Sensing(coverage=coverage, follow=follow, flows=flows, synced=synced)
 
 
 class _NoOwners:

@@ -73,7 +73,7 @@ async def test_a_configuration_that_works_passes_every_live_check(
                  f"ok: Kafka answers at {kafka_broker.bootstrap}",
                  f"ok: CHATBOT_KAFKA_TOPIC: topic {working['CHATBOT_KAFKA_TOPIC']} exists",
                  "ok: the database answers at 127.0.0.1:",
-                 "ok: this identity may get, list, create, update, patch "
+                 "ok: this identity may get, list, create, update, patch, watch "
                  "clientintents.k8s.otterize.com in every namespace",
                  "check-config: ok"):
         assert line in run.out, (line, run.out)
@@ -105,9 +105,25 @@ async def test_an_identity_rbac_refuses_fails_naming_the_verbs(
     run = await check_online({**working, "CHATBOT_KUBECONFIG": str(nobody)})
     assert run.code == 2
     assert run.errors() == [
-        "error: CHATBOT_INTENTS_SINK: this identity may not get, list, create, update, patch "
-        "clientintents.k8s.otterize.com in every namespace; the sink needs get, list, create, "
-        "update, patch (the chart's RBAC grants exactly these)"]
+        "error: CHATBOT_INTENTS_SINK: this identity may not get, list, create, update, patch, "
+        "watch clientintents.k8s.otterize.com in every namespace; the sink needs get, list, "
+        "create, update, patch, watch (the chart's RBAC grants exactly these)"]
+
+
+async def test_a_hubble_flows_topic_is_checked_with_the_owner_lookups_it_needs(
+        working: dict[str, str], new_topic: TopicFactory) -> None:
+    flows = await new_topic()
+    run = await check_online({**working, "CHATBOT_KAFKA_FLOWS_TOPIC": flows})
+    assert run.code == 0, run.err
+    for line in (f"ok: CHATBOT_KAFKA_FLOWS_TOPIC: topic {flows} exists",
+                 "ok: this identity may get pods in every namespace",
+                 "ok: this identity may get replicasets.apps in every namespace",
+                 "ok: this identity may get jobs.batch in every namespace"):
+        assert line in run.out, (line, run.out)
+    missing = await check_online({**working, "CHATBOT_KAFKA_FLOWS_TOPIC": "no-such-flows"})
+    assert missing.code == 2
+    assert missing.errors() == ["error: CHATBOT_KAFKA_FLOWS_TOPIC: topic no-such-flows does "
+                                "not exist (serve would wait for it)"]
 
 
 async def test_dependencies_that_do_not_answer_are_all_named_in_one_run(

@@ -122,3 +122,14 @@ def test_the_readme_settings_table_lists_exactly_the_catalog() -> None:
     table = readme.split("### Settings (environment variables)", 1)[1].split("\n#", 1)[0]
     named = set(re.findall(r"`(CHATBOT_[A-Z_]+)`", table))
     assert named == {v.name for v in VARIABLES}
+
+
+def test_a_flows_topic_that_is_also_the_anomaly_topic_is_refused() -> None:
+    env = {"CHATBOT_KAFKA_BOOTSTRAP": "127.0.0.1:9092", "CHATBOT_KAFKA_TOPIC": "flows",
+           "CHATBOT_KAFKA_FLOWS_TOPIC": "flows", "CHATBOT_HUBBLE_INCLUDE_DNS": "sometimes"}
+    done = chatbot("check-config", env=env)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "CHATBOT_HUBBLE_INCLUDE_DNS must be true or false, not 'sometimes'" in done.stderr
+    done = chatbot("check-config", env={**env, "CHATBOT_HUBBLE_INCLUDE_DNS": "true"})
+    assert done.returncode == 2
+    assert "CHATBOT_KAFKA_FLOWS_TOPIC must differ from CHATBOT_KAFKA_TOPIC" in done.stderr

@@ -212,7 +212,7 @@ async def test_health_readiness_and_metrics_are_served(bot: Bot, kube_namespace:
             body = await response.json()
             assert response.status == 200, body
             assert body["checks"] == {"database": True, "slack": True, "kafka": True,
-                                      "cluster": True}
+                                      "cluster": True, "coverage": True}
         async with http.get(f"{base}/metrics") as response:
             metrics = await response.text()
     assert "events_consumed_total 1.0" in metrics
@@ -277,7 +277,7 @@ async def test_a_service_started_before_its_topic_waits_for_it(
                 seen.update(await response.json(), status=response.status)
             return bool(seen["problems"].get("kafka") == waiting)
         await eventually(says_why, what="/readyz saying the topic is missing")
-        assert seen["status"] == 200 and seen["advisory"] == ["kafka"], seen
+        assert seen["status"] == 200 and seen["advisory"] == ["coverage", "kafka"], seen
         assert seen["checks"]["kafka"] is False and seen["ready"] is True
         await kafka_broker.create_topic(topic, partitions=1)
         await late.send(flow_event(client_ns=kube_namespace))
