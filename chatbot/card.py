@@ -88,6 +88,8 @@ class Card:
     revoked_by: str | None = None
     revoked_at: datetime | None = None
     revoke_result: str | None = None
+    covered_by: str | None = None
+    """``namespace/name`` of the ClientIntents written elsewhere that now covers the flow."""
     related: tuple[Related, ...] = ()
     current_targets: tuple[str, ...] | None = None
     """The client's intents as they stand (one line per target), when the renderer knows."""

@@ -200,6 +200,9 @@ _REFUSALS: dict[str, Callable[[Card, Action], str]] = {NOT_APPROVER: _not_approv
 
 
 def _stale(card: Card, refused: NotAllowed) -> str:
+    if card.state is State.COVERED:
+        return (f"Nothing to do: ClientIntents `{card.covered_by}` now covers this flow; no "
+                "decision needed.")
     if card.decided_by:
         return f"Already {card.state.replace('_', ' ')} by <@{card.decided_by}>; {refused}."
     return f"Nothing to do: {refused}."

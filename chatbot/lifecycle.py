@@ -24,6 +24,9 @@ class State(StrEnum):
     """The access is gone again; the same flow seen later asks for a new decision."""
     PROPOSED = "proposed"
     """Git sink: a pull request carries the approval; ``applied`` once it is merged."""
+    COVERED = "covered"
+    """A ClientIntents written elsewhere (a GitOps change merged by hand, say) now allows the
+    flow: resolved by the system, nobody decided, nothing for the bot to write."""
 
 
 class Action(StrEnum):
@@ -66,6 +69,10 @@ def transition(state: State, action: Action) -> Transition:
         raise NotAllowed(state, action)
     return Transition(state, after)
 
+
+# What an intent written elsewhere may resolve: only a flow nobody has decided yet. A decision
+# (approved, blocked, revoked, …) stands; the audit trail keeps who made it.
+COVERABLE_STATES = frozenset({State.PENDING, State.ESCALATED})
 
 # The service itself may also re-open a blocked flow that was retried after the block.
 SYSTEM_ESCALATABLE = frozenset({State.PENDING, State.BLOCKED})

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from chatbot.lifecycle import Action, NotAllowed, State, allowed_actions, cast_vote, transition
+from chatbot.lifecycle import (
+    COVERABLE_STATES,
+    OPEN_STATES,
+    Action,
+    NotAllowed,
+    State,
+    allowed_actions,
+    cast_vote,
+    transition,
+)
 
 
 def test_one_approval_decides_when_one_is_needed() -> None:
@@ -38,3 +47,12 @@ def test_only_applied_access_can_be_revoked() -> None:
                   State.REVOKED, State.BLOCKED):
         with pytest.raises(NotAllowed, match="cannot revoke"):
             transition(state, Action.REVOKE)
+
+
+def test_only_a_flow_nobody_decided_may_be_covered_and_a_covered_one_offers_nothing() -> None:
+    assert frozenset({State.PENDING, State.ESCALATED}) == COVERABLE_STATES
+    assert allowed_actions(State.COVERED) == []
+    assert State.COVERED not in OPEN_STATES  # off the queues, like a decided flow
+    for action in Action:
+        with pytest.raises(NotAllowed):
+            transition(State.COVERED, action)

@@ -57,6 +57,7 @@ def card_view(card: Card, *, intents_file: View | None = None) -> View:
         "apply_attempts": card.apply_attempts,
         "applied_object": card.applied_object,
         "pull_request": _pull_request(card),
+        "covered_by": card.covered_by,
         "intent_yaml": targets_yaml(card.client, card.target),
         "intents_file": intents_file,
         **trust_view(card),

@@ -50,7 +50,9 @@ def anomaly_message(card: Card, *, war_room_decides: bool = False,
     ``war_room_decides``: this is the original card of a flow whose escalation handed the
     decision to the war-room approvers — it says so and offers no buttons."""
     handed_off = war_room_decides and card.state is State.ESCALATED
-    blocks: list[Block] = [_header(card), _facts(card), grant_block(card), _intent(card)]
+    blocks: list[Block] = [_header(card), _facts(card)]
+    if card.state is not State.COVERED:  # nothing to approve, nothing the bot would write
+        blocks += [grant_block(card), _intent(card)]
     context = context_block(card)
     if context is not None:
         blocks.append(context)
@@ -95,6 +97,14 @@ def apply_failure(card: Card) -> Mrkdwn:
                       "It is retried with backoff; this message's card shows the current "
                       "state.", ns=code(card.client.namespace), name=code(card.client.name),
                       error=code(card.apply_error or "unknown error")), 3000)
+
+
+def covered_line(card: Card) -> Mrkdwn | None:
+    """Why a covered flow needs nobody: the ClientIntents written elsewhere that allows it."""
+    if card.state is not State.COVERED:
+        return None
+    return markup(":white_check_mark: Now covered by ClientIntents {ref}; no decision needed",
+                  ref=code(card.covered_by or "unknown"))
 
 
 def escalation_detail(card: Card) -> Mrkdwn | None:
@@ -180,6 +190,9 @@ def _outcome(card: Card, *, handed_off: bool) -> list[Block]:
         shown.append(markup(":warning: Writing the ClientIntents failed (attempt {attempt}), "
                             "retrying: {error}", attempt=str(card.apply_attempts),
                             error=code(card.apply_error or "unknown error")))
+    covered = covered_line(card)
+    if covered is not None:
+        shown.append(covered)
     if card.state is State.BLOCKED or (card.state is State.ESCALATED and
                                         card.decision == "block"):
         shown.append(markup(":no_entry: *Blocked* by {who} {when}", who=who, when=when))

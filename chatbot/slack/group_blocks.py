@@ -14,7 +14,7 @@ from typing import Any
 from chatbot.card import Card, target_label
 from chatbot.card_group import GroupCard, GroupRow
 from chatbot.lifecycle import OPEN_STATES, State
-from chatbot.slack.blocks import Block, decision_buttons, escalation_detail
+from chatbot.slack.blocks import Block, covered_line, decision_buttons, escalation_detail
 from chatbot.slack.ids import APPROVE_ALL_ACTION_ID, GROUP_EVENT_TYPE, GroupBlockId
 from chatbot.slack.mrkdwn import Mrkdwn, code, fit, markup, mention, plain
 
@@ -26,6 +26,7 @@ _STATE_LOOK = {
     State.PROPOSED: ":twisted_rightwards_arrows: approved, in a pull request",
     State.APPLY_FAILED: ":warning: approved, writing failed",
     State.BLOCKED: ":no_entry: blocked",
+    State.COVERED: ":white_check_mark: covered elsewhere",
 }
 
 
@@ -94,6 +95,9 @@ def _row_text(row: GroupRow) -> Mrkdwn:
                     severity=card.severity.value,
                     state=Mrkdwn(_STATE_LOOK.get(card.state, card.state.value)))]
     parts.extend(_who(card))
+    covered = covered_line(card)
+    if covered is not None:
+        parts.append(covered)
     if row.risks and card.state in OPEN_STATES:
         parts.append(markup(":mag: needs its own decision: {risks}", risks="; ".join(row.risks)))
     parts.append(markup("anomaly {id}", id=code(card.short_id)))
@@ -101,7 +105,7 @@ def _row_text(row: GroupRow) -> Mrkdwn:
 
 
 def _who(card: Card) -> list[Mrkdwn]:
-    if card.decided_by and card.state not in OPEN_STATES:
+    if card.decided_by and card.state not in OPEN_STATES and card.state is not State.COVERED:
         return [markup("by {who}", who=mention(card.decided_by))]
     if card.state is State.ESCALATED:
         detail = escalation_detail(card)

@@ -26,7 +26,7 @@ from chatbot.config.risk import Enforcement
 from chatbot.config.rules import Rules
 from chatbot.events.codec import target_from_dict
 from chatbot.events.model import Reason, Severity, Workload
-from chatbot.lifecycle import OPEN_STATES, State
+from chatbot.lifecycle import COVERABLE_STATES, OPEN_STATES, State
 from chatbot.risk import BENIGN, assess
 from chatbot.store.models import Anomaly
 
@@ -67,6 +67,7 @@ class Changes(TypedDict, total=False):
     revoked_by: str | None
     revoked_at: datetime | None
     revoke_result: str | None
+    covered_by: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,6 +251,18 @@ async def escalation_candidates(session: AsyncSession, *,
     return [_stored(row, None).card for row in rows]
 
 
+async def coverable(session: AsyncSession, *, after: str | None = None,
+                    limit: int = 500) -> list[Card]:
+    """One page of the flows an intent written elsewhere may still resolve (nobody decided
+    them), in id order after ``after``: pass the last id of a page to read the next."""
+    query = (select(Anomaly).where(Anomaly.state.in_([s.value for s in COVERABLE_STATES]))
+             .order_by(Anomaly.id).limit(limit))
+    if after is not None:
+        query = query.where(Anomaly.id > after)
+    rows = (await session.execute(query)).scalars().all()
+    return [_stored(row, None).card for row in rows]
+
+
 async def due_applies(session: AsyncSession, *, now: datetime,
                       limit: int) -> list[tuple[str, datetime | None]]:
     """Approved (or failed and due again) anomalies with the lease each was last given."""
@@ -312,7 +325,8 @@ def _stored(row: Anomaly, rules: Rules | None) -> Stored:
                                            action=str(j.get("action", "")),
                                            text=str(j.get("text", "")))
                              for j in row.justifications or () if isinstance(j, dict)),
-        revoked_by=row.revoked_by, revoked_at=row.revoked_at, revoke_result=row.revoke_result)
+        revoked_by=row.revoked_by, revoked_at=row.revoked_at, revoke_result=row.revoke_result,
+        covered_by=row.covered_by)
     delivery = Delivery(
         channel=row.channel, slack_channel_id=row.slack_channel_id, slack_ts=row.slack_ts,
         post_attempted_at=row.post_attempted_at, revision=row.revision,

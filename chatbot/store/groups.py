@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chatbot.card_group import MAX_ROWS, GroupCard, group_card
 from chatbot.config.rules import Rules
-from chatbot.lifecycle import OPEN_STATES
+from chatbot.lifecycle import OPEN_STATES, State
 from chatbot.store.anomalies import _stored, changed_rows
 from chatbot.store.dialect import insert_for
 from chatbot.store.models import Anomaly, CardGroup
@@ -86,8 +86,10 @@ async def _new_group(session: AsyncSession, row: Any, at: datetime,
 async def due(session: AsyncSession, *, now: datetime, counters_due: datetime,
               limit: int) -> list[tuple[str, str]]:
     """``(group id, channel)`` of group messages never posted (and not held), or behind
-    their members: at once for a join or a state change, every so often for counters."""
+    their members: at once for a join or a state change, every so often for counters. A
+    group whose every member was covered elsewhere before it went out is never posted."""
     versions = func.sum(Anomaly.version)
+    uncovered = func.sum(case((Anomaly.state == State.COVERED.value, 0), else_=1))
     revisions = func.sum(Anomaly.revision)
     rows = (await session.execute(
         select(CardGroup.id, CardGroup.channel)
@@ -96,7 +98,7 @@ async def due(session: AsyncSession, *, now: datetime, counters_due: datetime,
                   CardGroup.message_version, CardGroup.message_revision,
                   CardGroup.message_updated_at, CardGroup.window_start)
         .having(or_(
-            and_(CardGroup.slack_ts.is_(None),
+            and_(CardGroup.slack_ts.is_(None), uncovered > 0,
                  or_(CardGroup.next_post_at.is_(None), CardGroup.next_post_at <= now)),
             and_(CardGroup.slack_ts.is_not(None), or_(
                 versions != CardGroup.message_version,

@@ -14,10 +14,12 @@ from sqlalchemy import and_, case, false, not_, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chatbot.events.model import Severity
+from chatbot.lifecycle import State
 from chatbot.store.anomalies import changed_rows
 from chatbot.store.models import Anomaly
 
 SEVERITY_RANK = case({s.value: s.rank for s in Severity}, value=Anomaly.severity, else_=0)
+_NOT_COVERED = Anomaly.state != State.COVERED.value
 
 
 async def due_cards(session: AsyncSession, *, now: datetime, counters_due: datetime,
@@ -30,8 +32,9 @@ async def due_cards(session: AsyncSession, *, now: datetime, counters_due: datet
     A flow a decision rule decided never gets a card; with ``rule_checked`` (decision rules
     are configured) a card also waits until the rules were asked. A flow in a group is a row
     of the group's message, never a card of its own; with ``grouping`` on every new flow
-    goes into a group (:mod:`chatbot.store.groups`), so none is posted alone."""
-    unposted = and_(Anomaly.slack_ts.is_(None), Anomaly.auto_rule.is_(None),
+    goes into a group (:mod:`chatbot.store.groups`), so none is posted alone. A flow an
+    intent written elsewhere covered before its card went out needs no card either."""
+    unposted = and_(Anomaly.slack_ts.is_(None), Anomaly.auto_rule.is_(None), _NOT_COVERED,
                     Anomaly.group_id.is_(None), false() if grouping else true(),
                     or_(Anomaly.next_post_at.is_(None), Anomaly.next_post_at <= now))
     if rule_checked:
@@ -54,12 +57,13 @@ async def due_cards(session: AsyncSession, *, now: datetime, counters_due: datet
 
 
 async def due_war_room(session: AsyncSession, *, now: datetime, limit: int) -> list[str]:
-    """Escalated anomalies whose war-room message is unposted (and not held), behind, or
-    still without the link to an original card that has been posted since (and not held)."""
+    """Escalated anomalies whose war-room message is unposted (and not held, and not covered
+    elsewhere meanwhile), behind, or still without the link to an original card that has
+    been posted since (and not held)."""
     not_held = or_(Anomaly.war_room_next_at.is_(None), Anomaly.war_room_next_at <= now)
     return list((await session.execute(
         select(Anomaly.id).where(Anomaly.escalated_at.is_not(None)).where(or_(
-            and_(Anomaly.war_room_ts.is_(None), not_held),
+            and_(Anomaly.war_room_ts.is_(None), not_held, _NOT_COVERED),
             and_(Anomaly.war_room_ts.is_not(None),
                  Anomaly.war_room_revision < Anomaly.version),
             and_(Anomaly.war_room_ts.is_not(None), Anomaly.war_room_link.is_(None),
@@ -73,6 +77,7 @@ async def claim_post(session: AsyncSession, anomaly_id: str, *, now: datetime,
     return await changed_rows(session, update(Anomaly).where(Anomaly.id == anomaly_id)
                               .where(Anomaly.slack_ts.is_(None))
                               .where(Anomaly.auto_rule.is_(None))  # decided by a rule
+                              .where(_NOT_COVERED)  # needs nobody any more
                               .where(Anomaly.group_id.is_(None))  # a row of a group card
                               .where(or_(Anomaly.next_post_at.is_(None),
                                          Anomaly.next_post_at <= now))
@@ -107,7 +112,7 @@ async def defer_post(session: AsyncSession, anomaly_id: str, *, until: datetime)
 async def claim_war_room(session: AsyncSession, anomaly_id: str, *, now: datetime,
                          until: datetime) -> bool:
     return await changed_rows(session, update(Anomaly).where(Anomaly.id == anomaly_id)
-                              .where(Anomaly.war_room_ts.is_(None))
+                              .where(Anomaly.war_room_ts.is_(None)).where(_NOT_COVERED)
                               .where(or_(Anomaly.war_room_next_at.is_(None),
                                          Anomaly.war_room_next_at <= now))
                               .values(war_room_next_at=until, war_room_attempted_at=now)) == 1

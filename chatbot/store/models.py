@@ -144,6 +144,9 @@ class Anomaly(Base):
     revoked_at: Mapped[datetime | None]
     revoke_result: Mapped[str | None] = mapped_column(String(500))
     client_service_account: Mapped[str | None] = mapped_column(String(253))
+    # Migration 0009: the ClientIntents (``namespace/name``) written elsewhere that now covers
+    # the flow (state ``covered``).
+    covered_by: Mapped[str | None] = mapped_column(String(317))
 
     __table_args__ = (
         Index("ix_anomalies_state", "state"),

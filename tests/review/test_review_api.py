@@ -8,7 +8,10 @@ from typing import Any
 
 import yaml
 
+from chatbot.coverage_resolver import CoverageResolver
 from chatbot.demo import DEMO_USER, SECOND_USER, Demo
+from chatbot.intents.coverage import CoverageIndex
+from chatbot.intents.directory_index import DirectoryIndex
 from chatbot.intents.provenance import grant_key
 from chatbot.review import make_review_app
 from chatbot.review.guard import CSRF_HEADER
@@ -244,3 +247,35 @@ async def test_revoke_on_the_page_takes_the_target_out_of_the_yaml(
     assert revoked["state"] == "revoked" and revoked["revoked_by"] == DEMO_USER
     assert "removed what this approval added" in revoked["revoke_result"]
     assert revoked["actions"] == []
+
+
+async def test_a_file_someone_adds_to_the_intents_directory_resolves_what_it_covers(
+        demo: Demo, review: ReviewClient) -> None:
+    # A GitOps change merged by hand: web may GET /api/v1/games, nothing else.
+    demo.intents_dir.mkdir(parents=True, exist_ok=True)  # the sink makes it on its first write
+    (demo.intents_dir / "web-by-hand.yaml").write_text(yaml.safe_dump({
+        "apiVersion": "k8s.otterize.com/v2beta1", "kind": "ClientIntents",
+        "metadata": {"name": "web-gitops", "namespace": "rps"},
+        "spec": {"workload": {"name": "web", "kind": "Deployment"},
+                 "targets": [{"service": {"name": "game-api", "http": [
+                     {"path": "/api/v1/games", "methods": ["GET"]}]}}]}}))
+    index = CoverageIndex()
+    resolver = CoverageResolver(sessions=demo.sessions, index=index, clock=demo.clock)
+    await DirectoryIndex(demo.intents_dir, index=index, on_change=resolver.changed).refresh()
+    games = find(await listing(review), "web → rps/game-api", "GET /api/v1/games")
+    assert await resolver.resolve() == [games["id"]]
+
+    body = await listing(review)
+    covered = find(body, "web → rps/game-api", "GET /api/v1/games")
+    assert covered["state"] == "covered" and covered["covered_by"] == "rps/web-gitops"
+    assert covered["open"] is False and covered["actions"] == []
+    assert find(body, "web → rps/game-api", "POST /api/v1/games")["state"] == "pending"
+    assert body["counts"] == {"pending": 22, "covered": 1}
+    opened = await (await review.get("/api/anomalies?state=open")).json()
+    assert games["id"] not in {card["id"] for card in opened["anomalies"]}
+    only = await (await review.get("/api/anomalies?state=covered")).json()
+    assert [card["id"] for card in only["anomalies"]] == [games["id"]]
+    audit = await (await review.get("/api/audit")).json()
+    [entry] = [e for e in audit["entries"] if e["action"] == "covered"]
+    assert entry["actor"] == "system" and entry["detail"]["intents"] == "rps/web-gitops"
+    assert entry["flow"] == "web → rps/game-api GET /api/v1/games"

@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 
+from chatbot.coverage_resolver import CoverageResolver
+from chatbot.intents.coverage import CoverageIndex, IntentRef
 from chatbot.slack.ids import ActionId, SnoozeId
 from testbench.slack import Shown, SlackStandin
 from tests.scenarios.harness import OWNER, Bot, eventually, flow_event
@@ -202,6 +204,39 @@ async def test_the_rules_switch_lets_the_namespace_approver_decide_an_escalated_
     assert await bot.click(anomaly, ActionId.APPROVE) == 200
     await bot.state_is(anomaly.id, "applied")
     assert (OWNER, "approve", "ok") in await bot.audit(anomaly.id)
+
+
+@pytest.mark.parametrize("bot_rules", [rules()], indirect=True)
+async def test_an_escalated_card_covered_elsewhere_reads_resolved_in_both_rooms(
+        bot: Bot, kube_namespace: str, slack_standin: SlackStandin) -> None:
+    await bot.send(flow_event(client_ns=kube_namespace,
+                              http={"path": HOSTILE_PATH, "method": "POST"}))
+    [anomaly] = await bot.card_posted()
+    assert await bot.click(anomaly, ActionId.ESCALATE) == 200
+    await shows(lambda: first_in_war_room(bot), "escalated by @owner",
+                what="the war-room message")
+    index = CoverageIndex()
+    index.upsert(IntentRef(kube_namespace, "web"), {
+        "apiVersion": "k8s.otterize.com/v2beta1", "kind": "ClientIntents",
+        "metadata": {"name": "web", "namespace": kube_namespace},
+        "spec": {"workload": {"name": "web", "kind": "Deployment"},
+                 "targets": [{"kubernetes": {"name": "game-api"}}]}})
+    resolver = CoverageResolver(sessions=bot.service.sessions, index=index,
+                                clock=bot.service.clock,
+                                on_resolved=lambda _id: bot.service.outbox.wake())
+    assert await resolver.resolve() == [anomaly.id]
+
+    line = f"Now covered by ClientIntents {kube_namespace}/web; no decision needed"
+    resolved = await shows(lambda: card(bot), line, what="the card resolved")
+    assert resolved.buttons == [] and f"POST {SHOWN_PATH}" in resolved.text
+    assert "escalated by @owner" in resolved.text
+    assert "war-room approvers decide" not in resolved.text
+    assert not re.search(r"Approve|Writing the ClientIntents", resolved.text), resolved.text
+    assert resolved.text.rstrip().endswith("· covered")
+    assert_nobody_mentioned_by_the_event(resolved, "@owner")
+    room = await shows(lambda: first_in_war_room(bot), line, what="the war room resolved")
+    assert room.buttons == [] and "Escalated because a person asked for it" in room.text
+    assert_nobody_mentioned_by_the_event(room, "@owner")
 
 
 def outcome(status: int, response: dict[str, object]) -> str:

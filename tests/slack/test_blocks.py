@@ -129,3 +129,19 @@ def test_truncation_never_splits_a_token_or_leaves_a_code_span_open() -> None:
     assert fit(Mrkdwn("seen <!date^1795420800^{time}|x> ok"), 12) == "seen …"
     assert fit(Mrkdwn("path `abcdefgh`"), 10) == "path …"
     assert fit(Mrkdwn("by <@U0APPROVER>"), 9) == "by …"
+
+
+def test_a_card_covered_elsewhere_offers_nothing_and_names_the_intents() -> None:
+    covered = card(state=State.COVERED, covered_by="rps/web-by-hand", decided_at=T0)
+    message = anomaly_message(covered)
+    assert [block for block in message["blocks"] if block["type"] == "actions"] == []
+    shown = texts(message)
+    assert "Now covered by ClientIntents `rps/web-by-hand`; no decision needed" in shown
+    assert "What Approve opens" not in shown and "ClientIntents change for" not in shown
+    assert "(covered)" in message["text"] and "\\u00b7 covered" in shown  # the footer
+    # An escalated flow covered meanwhile keeps its escalation line; no war-room hand-off.
+    escalated = card(state=State.COVERED, covered_by="rps/web", escalated_at=T0,
+                     escalated_by="U0X")
+    shown = texts(anomaly_message(escalated, war_room_decides=True))
+    assert "escalated by <@U0X>" in shown and "war-room approvers decide" not in shown
+    assert "Now covered by ClientIntents `rps/web`" in shown

@@ -68,3 +68,18 @@ def test_decided_rows_lose_their_buttons_and_the_largest_group_fits_slack() -> N
     assert len(rows_with(message, ActionId.APPROVE)) == MAX_ROWS - 1
     assert len(message["blocks"]) <= 50
     assert block_errors(message["blocks"]) == []
+
+
+def test_a_row_covered_elsewhere_says_so_and_has_no_buttons() -> None:
+    pending, covered = flows(2)
+    covered = replace(covered, state=State.COVERED, covered_by="rps/web-by-hand",
+                      decided_by="U0BLOCKER")  # an earlier block's name is not "by" here
+    group = group_card(group_id="g" * 32, cluster="prod", namespace="rps", workload="web",
+                       cards=[pending, covered], rules=RULES)
+    message = group_message(group)
+    assert rows_with(message, ActionId.APPROVE) == [pending.anomaly_id]
+    assert [c.anomaly_id for c in group.sweepable] == [pending.anomaly_id]
+    shown = json.dumps(message["blocks"])
+    assert "covered elsewhere" in shown and "<@U0BLOCKER>" not in shown
+    assert "Now covered by ClientIntents `rps/web-by-hand`; no decision needed" in shown
+    assert "1 pending" in shown and block_errors(message["blocks"]) == []

@@ -107,6 +107,9 @@ function outcome(card) {
     lines.push(["failed", `Writing the ClientIntents failed (attempt ${card.apply_attempts}), ` +
       `retrying: ${card.apply_error || "unknown error"}`]);
   }
+  if (card.state === "covered") {
+    lines.push(["covered", `Now covered by ClientIntents ${card.covered_by}; no decision needed`]);
+  }
   if (card.state === "blocked") {
     lines.push(["blocked", `Blocked by ${who} ${when(card.decided_at)}`]);
     if (card.retried_after_block_at) {
@@ -201,7 +204,9 @@ function cardNode(card) {
     el("span", { class: "sev" }, card.severity),
     el("h2", {}, card.title),
     el("span", { class: "state" }, stateLabel(card.state))),
-  warRoom(card), facts(card), grant(card), intent(card), context(card), outcome(card),
+  // A covered flow asks nothing and the bot writes nothing for it: no grant, no snippet.
+  warRoom(card), facts(card), card.state === "covered" ? null : grant(card),
+  card.state === "covered" ? null : intent(card), context(card), outcome(card),
   intentsFile(card), buttons(card),
   el("footer", {}, `anomaly ${card.short_id} · ${stateLabel(card.state)}`));
 }
