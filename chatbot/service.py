@@ -38,6 +38,7 @@ from chatbot.clock import Clock, SystemClock
 from chatbot.config.load import load_rules
 from chatbot.config.rules import Rules
 from chatbot.config.settings import Settings
+from chatbot.coverage_resolver import CoverageResolver
 from chatbot.decision_rules import refuse_risky_auto_approvals
 from chatbot.decisions import Decider
 from chatbot.dependency import Dependency, NotReady, until_up
@@ -98,6 +99,8 @@ class Service:
     bolt: AsyncApp
     pipeline: KafkaPipeline | None
     sensing: Sensing
+    resolver: CoverageResolver | None
+    """Resolves waiting cards that approved intents written by others now cover."""
     probes: dict[str, Probe]
     advisory: dict[str, Probe]
     database: Dependency
@@ -126,6 +129,8 @@ class Service:
                     schema.set()
                     supervisor.start("applier", self.applier.run(stop))
                     supervisor.start("escalator", self.escalator.run(stop))
+                    if self.resolver is not None:
+                        supervisor.start("covered-elsewhere", self.resolver.run(stop))
                     if self.auto_decider is not None and self.digest is not None:
                         supervisor.start("auto-decisions", self.auto_decider.run(stop))
                         supervisor.start("digest", self.digest.run(stop))
@@ -303,8 +308,21 @@ async def open_service(settings: Settings, *, rules: Rules | None = None,
             if result.new_anomalies:
                 home_tab.refresh()
 
+        resolver: CoverageResolver | None = None
+
+        def intents_changed() -> None:
+            if resolver is not None:
+                resolver.wake()
+
+        def resolved(_anomaly_id: str) -> None:
+            outbox.wake()
+            home_tab.refresh()
+
         sensing = await open_sensing(settings, metrics=metrics, stack=stack,
-                                     on_change=lambda: None)
+                                     on_change=intents_changed)
+        if sensing.coverage is not None:
+            resolver = CoverageResolver(sessions=sessions, index=sensing.coverage, clock=clock,
+                                        on_resolved=resolved)
         pipeline = (await kafka_pipeline(settings.kafka, sessions=sessions, rules=rules,
                                          clock=clock, metrics=metrics, on_stored=stored,
                                          consumers=consumers, flows=sensing.flows)
@@ -347,7 +365,8 @@ async def open_service(settings: Settings, *, rules: Rules | None = None,
                       engine=engine, sessions=sessions, decider=decider, applier=applier,
                       escalator=escalator, auto_decider=auto_decider, digest=digest,
                       outbox=outbox, slack_client=client, sink=sink, bolt=bolt,
-                      pipeline=pipeline, sensing=sensing, probes=probes, advisory=advisory,
+                      pipeline=pipeline, sensing=sensing, resolver=resolver, probes=probes,
+                      advisory=advisory,
                       database=database, slack=slack)
 
 
