@@ -37,6 +37,10 @@ VARIABLES: tuple[Variable, ...] = (
              "static group membership: a name stable across restarts of one replica (the "
              "chart sets the pod name), so a restarted replica gets its partitions back "
              "without a rebalance; unset: dynamic membership"),
+    Variable("CHATBOT_KAFKA_FLOWS_TOPIC", "(not set: no Hubble intake)",
+             "topic carrying Cilium Hubble flows as the exporter or hubble observe -o json "
+             "writes them; read by the same consumer group, bad records to "
+             "CHATBOT_KAFKA_DLQ_TOPIC"),
     Variable("CHATBOT_KAFKA_DLQ_TOPIC", "flow-anomalies.dlq",
              "bad events, original bytes, reason in header x-dlq-reason"),
     Variable("CHATBOT_KAFKA_SECURITY_PROTOCOL", "PLAINTEXT",
@@ -53,7 +57,8 @@ VARIABLES: tuple[Variable, ...] = (
              "or postgresql+asyncpg://user:password@host:5432/db", _RUNS | {MIGRATE},
              secret=True),
     Variable("CHATBOT_REDIS_URL", NONE,
-             "redis://… or rediss://…; dedup fast path and locks for several replicas",
+             "redis://… or rediss://…; the lease that lets one of several replicas run "
+             "the escalation timer",
              secret=True),
     Variable("CHATBOT_SLACK_BOT_TOKEN", REQUIRED, "the bot token, xoxb-…", secret=True),
     Variable("CHATBOT_SLACK_SIGNING_SECRET", REQUIRED,
@@ -62,8 +67,13 @@ VARIABLES: tuple[Variable, ...] = (
              secret=True),
     Variable("CHATBOT_SLACK_API_URL", "https://slack.com/api/",
              "base URL of the Slack Web API (any Slack-compatible endpoint)"),
+    Variable("CHATBOT_HUBBLE_CLUSTER", "default",
+             "the cluster name of Hubble flows that name none (Cilium's cluster.name)"),
+    Variable("CHATBOT_HUBBLE_INCLUDE_DNS", "false",
+             "true: flows to and from kube-dns become anomalies like any other"),
     Variable("CHATBOT_KUBECONFIG", "(in-cluster config)",
-             "kubeconfig for the ClientIntents writes"),
+             "kubeconfig for the ClientIntents writes, the ClientIntents watch and the "
+             "owner look-ups of Hubble flows"),
     Variable("CHATBOT_INTENTS_SINK", "kubernetes",
              "kubernetes (ClientIntents through the API), directory:<path> (YAML files) or "
              "git (pull requests on a forge, CHATBOT_GIT_*)"),

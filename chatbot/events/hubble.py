@@ -8,7 +8,7 @@ the bare Flow of ``hubble observe`` in legacy JSON mode. A shipper that wrapped 
 (``{"log": "<line>"}``, ``{"message": "<line>"}``) is unwrapped once.
 
 In the flow: records -> :func:`read_flow` (map + :class:`ConnectionDedup`) -> owner resolution
-for NeedsOwners -> coverage -> the store. Field mapping and skips: docs/sensors.md.
+for NeedsOwners -> coverage -> the store. Field mapping and skips: README, "Connecting your sensor".
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The Helm chart on paper: it lints and renders for the defaults and the production values,
-refuses configurations that cannot work, hardens the pod, grants only ClientIntents, and never
-carries a secret value."""
+refuses configurations that cannot work, hardens the pod, grants only ClientIntents (and, for
+Hubble flows, `get` on the pods' owners), and never carries a secret value."""
 
 from __future__ import annotations
 
@@ -27,6 +27,13 @@ SECRET_ENV = {"CHATBOT_SLACK_BOT_TOKEN", "CHATBOT_SLACK_SIGNING_SECRET", "CHATBO
               "CHATBOT_KAFKA_SASL_PASSWORD", "CHATBOT_REDIS_URL"}
 CLIENTINTENTS_RULE = {"apiGroups": ["k8s.otterize.com"], "resources": ["clientintents"],
                       "verbs": ["get", "list", "watch", "create", "update", "patch"]}
+CLIENTINTENTS_READ_RULE = {"apiGroups": ["k8s.otterize.com"], "resources": ["clientintents"],
+                           "verbs": ["get", "list", "watch"]}
+# Pod -> ReplicaSet -> Deployment and Pod -> Job -> CronJob, for flows that name only a pod.
+OWNER_RULES = [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]},
+               {"apiGroups": ["apps"], "resources": ["replicasets"], "verbs": ["get"]},
+               {"apiGroups": ["batch"], "resources": ["jobs"], "verbs": ["get"]}]
+FLOWS = {"kafka.flowsTopic": "hubble-flows"}
 
 
 @pytest.mark.parametrize("values", [(), (PRODUCTION_VALUES,)], ids=["defaults", "production"])
@@ -105,13 +112,63 @@ def test_rbac_grants_clientintents_and_nothing_else(helm_binary: Path) -> None:
     assert one(cluster, "ClusterRole")["rules"] == [CLIENTINTENTS_RULE]
     scoped = render(helm_binary, sets={"rbac.scope": "namespaces",
                                        "rbac.namespaces": "{team-a,team-b}"})
-    assert not of_kind(scoped, "ClusterRole") and not of_kind(scoped, "ClusterRoleBinding")
+    # Writes only in the listed namespaces; the coverage index still watches every one.
+    reader = one(scoped, "ClusterRole")
+    assert reader["metadata"]["name"] == "chatbot-flow-approval-chatbot-read"
+    assert reader["rules"] == [CLIENTINTENTS_READ_RULE]
+    assert one(scoped, "ClusterRoleBinding")["roleRef"]["name"] == reader["metadata"]["name"]
     roles = of_kind(scoped, "Role")
     assert sorted(r["metadata"]["namespace"] for r in roles) == ["team-a", "team-b"]
     assert all(r["rules"] == [CLIENTINTENTS_RULE] for r in roles)
     bindings = of_kind(scoped, "RoleBinding")
     assert all(b["subjects"] == [{"kind": "ServiceAccount", "name": "chatbot-flow-approval-chatbot",
                                   "namespace": "flow-approval"}] for b in bindings)
+
+
+def test_a_flows_topic_reads_hubble_flows_and_may_look_up_pod_owners(
+        helm_binary: Path) -> None:
+    off = render(helm_binary)
+    assert not {"CHATBOT_KAFKA_FLOWS_TOPIC", "CHATBOT_HUBBLE_CLUSTER",
+                "CHATBOT_HUBBLE_INCLUDE_DNS"} & env_of(container(one(off, "Deployment"))).keys()
+    on = render(helm_binary, sets={**FLOWS, "hubble.cluster": "prod-eu"})
+    env = env_of(container(one(on, "Deployment")))
+    assert env["CHATBOT_KAFKA_FLOWS_TOPIC"] == {"name": "CHATBOT_KAFKA_FLOWS_TOPIC",
+                                                "value": "hubble-flows"}
+    assert env["CHATBOT_HUBBLE_CLUSTER"]["value"] == "prod-eu"
+    assert env["CHATBOT_HUBBLE_INCLUDE_DNS"]["value"] == "false"
+    dns = render(helm_binary, sets={**FLOWS, "hubble.includeDns": "true"})
+    assert env_of(container(one(dns, "Deployment")))["CHATBOT_HUBBLE_INCLUDE_DNS"][
+        "value"] == "true"
+    # get, never list: the service asks for the pods flows name, it does not browse.
+    assert one(on, "ClusterRole")["rules"] == [CLIENTINTENTS_RULE, *OWNER_RULES]
+
+
+def test_owner_look_ups_stay_cluster_wide_when_writes_are_namespaced(helm_binary: Path) -> None:
+    scoped = render(helm_binary, sets={**FLOWS, "rbac.scope": "namespaces",
+                                       "rbac.namespaces": "{team-a}"})
+    assert one(scoped, "ClusterRole")["rules"] == [CLIENTINTENTS_READ_RULE, *OWNER_RULES]
+    assert one(scoped, "Role")["rules"] == [CLIENTINTENTS_RULE]
+    # The directory sink keeps its coverage index from files: only the owners are read.
+    directory = render(helm_binary, sets={**FLOWS, "rbac.scope": "namespaces",
+                                          "rbac.namespaces": "{team-a}",
+                                          "intents.sink": "directory:/intents"})
+    assert one(directory, "ClusterRole")["rules"] == OWNER_RULES
+    nothing_read = render(helm_binary, sets={"rbac.scope": "namespaces",
+                                             "rbac.namespaces": "{team-a}",
+                                             "intents.sink": "directory:/intents"})
+    assert not of_kind(nothing_read, "ClusterRole")
+    assert not of_kind(nothing_read, "ClusterRoleBinding")
+
+
+def test_the_networkpolicy_format_already_holds_the_owner_look_ups(helm_binary: Path) -> None:
+    rules = one(render(helm_binary, sets={"intents.format": "networkpolicy"}),
+                "ClusterRole")["rules"]
+    with_flows = one(render(helm_binary, sets={**FLOWS, "intents.format": "networkpolicy"}),
+                     "ClusterRole")["rules"]
+    assert with_flows == rules
+    granted = {(group, resource) for rule in rules if "get" in rule["verbs"]
+               for group in rule["apiGroups"] for resource in rule["resources"]}
+    assert {("", "pods"), ("apps", "replicasets"), ("batch", "jobs")} <= granted
 
 
 def test_secrets_are_only_referenced_never_rendered(helm_binary: Path) -> None:
@@ -251,6 +308,7 @@ def test_the_bots_own_clientintents_name_its_topics_services_and_slack(
     targets = intents["spec"]["targets"]
     assert targets[0] == {"kafka": {"name": "kafka.kafka", "topics": [
         {"name": "flow-anomalies", "operations": ["consume", "describe"]},
+        {"name": "hubble-flows", "operations": ["consume", "describe"]},
         {"name": "flow-anomalies.dlq", "operations": ["produce", "describe"]}]}}
     assert {"service": {"name": "kubernetes.default"}} in targets
     assert {"service": {"name": "postgresql.postgres"}} in targets

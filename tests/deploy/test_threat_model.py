@@ -38,5 +38,7 @@ def test_the_kafka_acls_name_the_topics_and_group_the_chart_uses() -> None:
     header = next(line for line in section.splitlines() if line.startswith("| principal"))
     for name in (kafka["topic"], kafka["dlqTopic"], kafka["group"]):
         assert f"`{name}`" in header, name
-    assert "| the sensor(s) | WRITE, DESCRIBE | — | — |" in section
-    assert "| the bot | READ, DESCRIBE | WRITE, DESCRIBE | READ |" in section
+    assert "`kafka.flowsTopic`" in header  # optional, so the chart names no default
+    assert "| the sensor(s) | WRITE, DESCRIBE | — | — | — |" in section
+    assert "| the Hubble shipper (Fluent Bit or Vector) | — | WRITE, DESCRIBE | — | — |" in section
+    assert "| the bot | READ, DESCRIBE | READ, DESCRIBE | WRITE, DESCRIBE | READ |" in section

@@ -107,6 +107,14 @@ A secretKeyRef env var. Call with (dict "root" $ "env" "CHATBOT_..." "ref" .Valu
   value: {{ .Values.kafka.group | quote }}
 - name: CHATBOT_KAFKA_DLQ_TOPIC
   value: {{ .Values.kafka.dlqTopic | quote }}
+{{- with .Values.kafka.flowsTopic }}
+- name: CHATBOT_KAFKA_FLOWS_TOPIC
+  value: {{ . | quote }}
+- name: CHATBOT_HUBBLE_CLUSTER
+  value: {{ required "hubble.cluster is required with kafka.flowsTopic" $.Values.hubble.cluster | quote }}
+- name: CHATBOT_HUBBLE_INCLUDE_DNS
+  value: {{ $.Values.hubble.includeDns | toString | quote }}
+{{- end }}
 {{- if .Values.kafka.staticMembership }}
 - name: CHATBOT_KAFKA_GROUP_INSTANCE_ID
   valueFrom:
@@ -142,7 +150,7 @@ A secretKeyRef env var. Call with (dict "root" $ "env" "CHATBOT_..." "ref" .Valu
 {{- end }}
 
 {{/* The RBAC rules the output format needs, as a YAML list (see rbac.yaml). */}}
-{{- define "chatbot.rbacRules" -}}
+{{- define "chatbot.writeRules" -}}
 {{- $write := list "get" "list" "watch" "create" "update" "patch" }}
 {{- if eq .Values.intents.format "networkpolicy" }}
 - apiGroups: ["networking.k8s.io"]
@@ -164,6 +172,43 @@ A secretKeyRef env var. Call with (dict "root" $ "env" "CHATBOT_..." "ref" .Valu
 {{- end }}
 {{- end }}
 
+{{/* The owner of a pod a Hubble flow names: Pod -> ReplicaSet -> Deployment, Pod -> Job ->
+CronJob. `get` only; the pods can be in any namespace flows come from. */}}
+{{- define "chatbot.ownerRules" -}}
+- apiGroups: [""]
+  resources: ["pods"]
+  verbs: ["get"]
+- apiGroups: ["apps"]
+  resources: ["replicasets"]
+  verbs: ["get"]
+- apiGroups: ["batch"]
+  resources: ["jobs"]
+  verbs: ["get"]
+{{- end }}
+
+{{/* What the service reads across the whole cluster, whatever rbac.scope says: the
+ClientIntents it keeps its coverage index from (kubernetes sink, ClientIntents format) and,
+with a flows topic, the owners of pods. Empty when it reads nothing. */}}
+{{- define "chatbot.readRules" -}}
+{{- if and (eq .Values.intents.sink "kubernetes") (eq .Values.intents.format "clientintents") }}
+- apiGroups: ["k8s.otterize.com"]
+  resources: ["clientintents"]
+  verbs: ["get", "list", "watch"]
+{{- end }}
+{{- if .Values.kafka.flowsTopic }}
+{{ include "chatbot.ownerRules" . }}
+{{- end }}
+{{- end }}
+
+{{/* The one ClusterRole of rbac.scope=cluster: the writes, plus the owner look-ups unless the
+NetworkPolicy format's rules already hold them (its `get` on pods, replicasets and jobs). */}}
+{{- define "chatbot.clusterRules" -}}
+{{ include "chatbot.writeRules" . }}
+{{- if and .Values.kafka.flowsTopic (ne .Values.intents.format "networkpolicy") }}
+{{ include "chatbot.ownerRules" . }}
+{{- end }}
+{{- end }}
+
 {{/* Refuse combinations that would install but not work. */}}
 {{- define "chatbot.validate" -}}
 {{- if and (not .Values.existingRulesConfigMap) (not .Values.rules.approvers) }}
@@ -173,7 +218,7 @@ A secretKeyRef env var. Call with (dict "root" $ "env" "CHATBOT_..." "ref" .Valu
 {{- fail "replicaCount > 1 needs database.type=postgresql (and redis.enabled=true): the default SQLite database is one file on one pod's volume and cannot be shared by several replicas" }}
 {{- end }}
 {{- if and (gt (int .Values.replicaCount) 1) (not .Values.redis.enabled) }}
-{{- fail "replicaCount > 1 needs redis.enabled=true: replicas share the dedup fast path and the lock that lets only one of them run the escalation timer through Redis" }}
+{{- fail "replicaCount > 1 needs redis.enabled=true: Redis holds the lease that lets only one of the replicas run the escalation timer" }}
 {{- end }}
 {{- if not (has .Values.database.type (list "sqlite" "postgresql")) }}
 {{- fail (printf "database.type must be sqlite or postgresql, not %q" .Values.database.type) }}
