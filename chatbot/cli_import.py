@@ -53,8 +53,9 @@ def add_command(commands: Any) -> None:
         "import-intents", help="turn a network-mapper export into anomalies (FILE or -)")
     command.add_argument("source", help="the output of `otterize network-mapper export`, "
                          "YAML or JSON; - for stdin")
-    command.add_argument("--cluster", default="default",
-                         help="the cluster the export came from (default: default)")
+    command.add_argument("--cluster", default=None,
+                         help="the cluster the export came from (default: "
+                              "CHATBOT_HUBBLE_CLUSTER, else default)")
     command.add_argument("--default-kind", default=DEFAULT_KIND,
                          help="workload kind when the export names none (v1 exports never "
                               f"do; default {DEFAULT_KIND})")
@@ -74,15 +75,16 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
 
 async def _run(args: argparse.Namespace, settings: Settings) -> int:
     coverage = await approved_intents(settings)
+    cluster = args.cluster or settings.hubble_cluster
     if args.dry_run:
-        summary = await import_intents(args.source, cluster=args.cluster,
+        summary = await import_intents(args.source, cluster=cluster,
                                        default_kind=args.default_kind, coverage=coverage,
                                        send=_print_events)
     else:
         if not settings.kafka.bootstrap:
             raise ConfigError("CHATBOT_KAFKA_BOOTSTRAP is required for import-intents")
         async with kafka_sender(settings, args.topic or settings.kafka.topic) as send:
-            summary = await import_intents(args.source, cluster=args.cluster,
+            summary = await import_intents(args.source, cluster=cluster,
                                            default_kind=args.default_kind, coverage=coverage,
                                            send=send)
     return 0 if summary.problems == 0 else 1

@@ -13,7 +13,6 @@ import pytest
 
 from chatbot.config.catalog import CHECK, MIGRATE, PRODUCE, SERVE, VARIABLES, variables_for
 from chatbot.config.settings import GitSettings, settings_from_env
-from chatbot.events.hubble import HubbleOptions
 from chatbot.logs import JsonFormatter
 from testbench.process import free_port
 
@@ -87,9 +86,8 @@ def test_the_catalog_defaults_are_the_defaults_settings_use() -> None:
         "CHATBOT_GIT_FOLDER": GitSettings.folder,
         "CHATBOT_GIT_BATCH_SECONDS": f"{GitSettings.batch_seconds:g}",
         "CHATBOT_GIT_POLL_SECONDS": f"{GitSettings.poll_seconds:g}",
-        # The mapping's own defaults, which the Hubble settings are read into.
-        "CHATBOT_HUBBLE_CLUSTER": HubbleOptions().default_cluster,
-        "CHATBOT_HUBBLE_INCLUDE_DNS": str(HubbleOptions().include_dns).lower(),
+        "CHATBOT_HUBBLE_CLUSTER": settings.hubble_cluster,
+        "CHATBOT_HUBBLE_INCLUDE_DNS": str(settings.hubble_include_dns).lower(),
     }
 
 

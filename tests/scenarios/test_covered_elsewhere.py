@@ -4,23 +4,17 @@ Slack stand-in, the card resolves itself — its message updated in place with t
 no buttons, the system's action in the audit, nothing written to the cluster by the bot, and
 the flow gone from the approver's queue while its uncovered sibling stays.
 
-The watcher and the resolver are built here the way the service will build them: the watcher's
-``on_change`` wakes the resolver, ``on_resolved`` wakes the outbox."""
+The service's own ClientIntents watch notices the object; its coverage resolver resolves the
+card and wakes the outbox."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator
 from typing import Any
 
 from kubernetes_asyncio import client
 
-from chatbot.coverage_resolver import CoverageResolver
-from chatbot.intents.coverage import CoverageIndex
 from chatbot.intents.document import GROUP, VERSION
 from chatbot.intents.kubernetes import PLURAL
-from chatbot.intents.watch import IntentsWatcher
 from chatbot.slack.ids import SnoozeId
 from testbench.slack import Shown, SlackStandin
 from testbench.slack.signing import post_signed, slash_command_body
@@ -35,25 +29,6 @@ def by_hand(namespace: str) -> dict[str, Any]:
             "metadata": {"name": "web-gitops", "namespace": namespace},
             "spec": {"workload": {"name": "web", "kind": "Deployment"},
                      "targets": [{"kubernetes": {"name": "game-api"}}]}}
-
-
-@contextlib.asynccontextmanager
-async def covering_elsewhere(bot: Bot, namespace: str) -> AsyncIterator[CoverageResolver]:
-    index = CoverageIndex()
-    resolver = CoverageResolver(sessions=bot.service.sessions, index=index,
-                                clock=bot.service.clock,
-                                on_resolved=lambda _id: bot.service.outbox.wake())
-    watcher = IntentsWatcher(bot.kube, index=index, namespace=namespace,
-                             on_change=resolver.changed)
-    stop = asyncio.Event()
-    tasks = [asyncio.create_task(watcher.run()), asyncio.create_task(resolver.run(stop))]
-    try:
-        await asyncio.wait_for(watcher.synced.wait(), 20)
-        yield resolver
-    finally:
-        stop.set()
-        tasks[0].cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def card_of(slack: SlackStandin, ts: str) -> Shown:
@@ -74,17 +49,16 @@ async def test_a_clientintents_someone_else_creates_resolves_the_waiting_card(
     pending = card_of(slack_standin, game.slack_ts)
     assert pending.buttons == ["Approve", "Block", "Escalate", *SNOOZE]
 
-    async with covering_elsewhere(bot, ns):
-        await client.CustomObjectsApi(bot.kube).create_namespaced_custom_object(
-            GROUP, VERSION, ns, PLURAL, by_hand(ns))
-        covered = await bot.state_is(game.id, "covered")
+    await client.CustomObjectsApi(bot.kube).create_namespaced_custom_object(
+        GROUP, VERSION, ns, PLURAL, by_hand(ns))
+    covered = await bot.state_is(game.id, "covered")
 
-        def updated() -> Shown:
-            return card_of(slack_standin, game.slack_ts or "")
+    def updated() -> Shown:
+        return card_of(slack_standin, game.slack_ts or "")
 
-        async def shows_it() -> bool:
-            return "no decision needed" in updated().text
-        await eventually(shows_it, what="the card updated in place")
+    async def shows_it() -> bool:
+        return "no decision needed" in updated().text
+    await eventually(shows_it, what="the card updated in place")
 
     resolved = updated()
     assert f"Now covered by ClientIntents {ns}/web-gitops; no decision needed" in resolved.text
