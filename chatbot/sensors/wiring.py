@@ -75,7 +75,9 @@ async def open_sensing(settings: Settings, *, metrics: Metrics, stack: AsyncExit
                                 default_cluster=settings.hubble_cluster)
         intake = HubbleIntake(options=options, dedup=ConnectionDedup(),
                               owners=OwnerResolver(api) if api else _NoOwners(),
-                              coverage=coverage or CoverageIndex())
+                              # Not ``coverage or ...``: an index is empty (falsy) until
+                              # its keeper has listed, and the intake must share it.
+                              coverage=coverage if coverage is not None else CoverageIndex())
         flows = HubbleRecords(intake=intake, metrics=metrics, synced=synced)
     return Sensing(coverage=coverage, follow=follow, flows=flows, synced=synced)
 
