@@ -1,6 +1,7 @@
 """The whole service (``chatbot serve``) built in-process against the bench: Kafka, the
-kube-apiserver with the ClientIntents CRD, the Slack stand-in enforcing ~1 post/s/channel,
-and SQLite or PostgreSQL — the approach of tests/scenarios, for the end-to-end figures."""
+kube-apiserver with the ClientIntents CRD (or, for stages that decide nothing, the directory
+sink), the Slack stand-in enforcing ~1 post/s/channel, and SQLite or PostgreSQL — the
+approach of tests/scenarios, for the end-to-end figures."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,7 +37,8 @@ class Bot:
     topic: str
     url: str
     secret: str
-    kube: ApiClient
+    kube: ApiClient | None
+    """None when the bot writes intents to a directory (no apiserver)."""
 
     async def send(self, values: list[bytes]) -> None:
         for value in values:
@@ -71,15 +73,21 @@ async def prepare_cluster(kube: KubeCluster) -> None:
 
 
 @asynccontextmanager
-async def running_bot(*, broker: KafkaBroker, kube: KubeCluster, database_url: str,
-                      workdir: Path, channels: int) -> AsyncIterator[Bot]:
+async def running_bot(*, broker: KafkaBroker, kube: KubeCluster | None, database_url: str,
+                      workdir: Path, channels: int, rules: str | None = None,
+                      log_level: str = "WARNING") -> AsyncIterator[Bot]:
+    """``rules``: the rules file (default: the flood's routes, :func:`flows.rules_yaml`);
+    without ``kube`` the approved intents go to a directory under ``workdir``."""
     topic = f"bot-{uuid.uuid4().hex[:8]}"
     await broker.create_topic(topic, partitions=3)
     await broker.create_topic(f"{topic}.dlq")
-    rules = workdir / "rules.yaml"
-    rules.write_text(flows.rules_yaml(channels))
+    rules_file = workdir / f"rules-{topic}.yaml"
+    rules_file.write_text(rules if rules is not None else flows.rules_yaml(channels))
     port = free_port()
-    async with SlackStandin() as slack, kube_api_client(kube.admin_kubeconfig) as api:
+    async with AsyncExitStack() as stack:
+        slack = await stack.enter_async_context(SlackStandin())
+        api = (None if kube is None
+               else await stack.enter_async_context(kube_api_client(kube.admin_kubeconfig)))
         for index in range(channels):
             slack.add_channel(flows.channel(index, channels))
         for name in ("flow-alerts", "war-room"):
@@ -89,10 +97,12 @@ async def running_bot(*, broker: KafkaBroker, kube: KubeCluster, database_url: s
             **slack.env(), "CHATBOT_KAFKA_BOOTSTRAP": broker.bootstrap,
             "CHATBOT_KAFKA_TOPIC": topic, "CHATBOT_KAFKA_DLQ_TOPIC": f"{topic}.dlq",
             "CHATBOT_KAFKA_GROUP": f"bot-{topic}", "CHATBOT_DATABASE_URL": database_url,
-            "CHATBOT_KUBECONFIG": str(kube.admin_kubeconfig),
-            "CHATBOT_INTENTS_SINK": "kubernetes", "CHATBOT_CONFIG": str(rules),
+            **({"CHATBOT_INTENTS_SINK": f"directory:{workdir / f'intents-{topic}'}"}
+               if kube is None else {"CHATBOT_KUBECONFIG": str(kube.admin_kubeconfig),
+                                     "CHATBOT_INTENTS_SINK": "kubernetes"}),
+            "CHATBOT_CONFIG": str(rules_file),
             "CHATBOT_HTTP_HOST": "127.0.0.1", "CHATBOT_HTTP_PORT": str(port),
-            "CHATBOT_LOG_LEVEL": "WARNING",
+            "CHATBOT_LOG_LEVEL": log_level,
         }
         async with open_service(settings_from_env(env)) as service:
             stop = asyncio.Event()

@@ -189,6 +189,8 @@ async def _state(bot: Bot, anomaly_id: str) -> str | None:
 
 
 async def _intents_targets(bot: Bot) -> int:
+    if bot.kube is None:
+        raise RuntimeError("decision latency needs the bot to write to the apiserver")
     api = client.CustomObjectsApi(bot.kube)
     total = 0
     for index in range(flows.NAMESPACES):

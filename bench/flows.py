@@ -1,6 +1,7 @@
-"""Synthetic flow anomalies for the benchmark: ``flows`` distinct flows spread over
-``NAMESPACES`` namespaces (one Slack channel each), repeated round-robin into as many
-schema-v1 events as asked. Each flow has a severity drawn from the bundled samples' mix
+"""Synthetic flow anomalies for the benchmark: ``flows`` distinct flows from ``workloads``
+client workloads (``WORKLOADS`` unless asked) spread over ``NAMESPACES`` namespaces (routed
+to ``CHANNELS`` Slack channels), repeated round-robin into as many schema-v1 events as
+asked. Each flow has a severity drawn from the bundled samples' mix
 (chatbot/samples/flows.jsonl: about 40 % low, 36 % medium, 21 % high, 4 % critical), or
 one severity for all when asked. Pure: no I/O, deterministic for a given run id."""
 
@@ -12,6 +13,7 @@ import orjson
 
 NAMESPACES = 20
 CLIENTS = 10
+WORKLOADS = NAMESPACES * CLIENTS
 # Two namespaces share a channel. The outbox holds up to two pooled database connections per
 # busy channel lane (see bench/README.md), so 20 channels exhaust the default pool of 15.
 CHANNELS = 10
@@ -30,11 +32,17 @@ def channel(index: int, channels: int = CHANNELS) -> str:
     return f"flows-{index % channels:02d}"
 
 
-def flow_document(flow: int) -> dict[str, object]:
+def workload(flow: int, workloads: int = WORKLOADS) -> tuple[str, str]:
+    """``(namespace, client name)`` of flow number ``flow``: workload ``flow % workloads``,
+    the workloads dealt over the namespaces in turn."""
+    index = flow % workloads
+    return namespace(index % NAMESPACES), f"svc-{index // NAMESPACES}"
+
+
+def flow_document(flow: int, workloads: int = WORKLOADS) -> dict[str, object]:
     """The identity part of flow number ``flow``: client, target, cluster."""
-    ns = namespace(flow % NAMESPACES)
-    client = f"svc-{(flow // NAMESPACES) % CLIENTS}"
-    slot = flow // (NAMESPACES * CLIENTS)  # 0.. ; distinct targets per client
+    ns, client = workload(flow, workloads)
+    slot = flow // workloads  # 0.. ; distinct targets per client
     kind = slot % 5
     target: dict[str, object]
     if kind == 3:
@@ -62,10 +70,10 @@ def severity(flow: int) -> str:
 
 
 def events(total: int, flows: int, *, run: str, start: int = 0,
-           one_severity: str | None = None) -> Iterator[bytes]:
+           one_severity: str | None = None, workloads: int = WORKLOADS) -> Iterator[bytes]:
     """``total`` events, event ``k`` on flow ``k % flows``; ids unique per ``run``. Severities
     follow the samples' mix unless ``one_severity`` names one for every event."""
-    documents = [{**flow_document(flow), "severity": one_severity or severity(flow)}
+    documents = [{**flow_document(flow, workloads), "severity": one_severity or severity(flow)}
                  for flow in range(flows)]
     for k in range(start, start + total):
         second, milli = divmod(k, 1000)

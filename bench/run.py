@@ -1,6 +1,8 @@
 """``python -m bench.run [--quick]``: start the bench components, drive the real service and
 print one table. Stages: 1 ingest vs the broker limit, 4 growth (child processes), then one
-in-process bot for 2 alert compression, 5 time to first message and 3 decision latency.
+in-process bot for 2 alert compression, 5 time to first message and 3 decision latency;
+6 grouped cards (messages per distinct flow, grouping off and on) only when asked for with
+``--only grouping``.
 
 A stage that fails is reported as FAIL with its error and the run goes on."""
 
@@ -16,7 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import e2e, flows, ingest
+from bench import e2e, flows, grouping, ingest, shapes
 from bench.bot import prepare_cluster, running_bot
 from bench.report import Report, progress
 from testbench import kafka, kube, postgres
@@ -54,8 +56,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="Slack channels the bot's flows are routed to (stage 2)")
     parser.add_argument("--profile", action="store_true",
                         help="also record a pyinstrument profile of the SQLite ingest")
-    parser.add_argument("--only", choices=["ingest", "growth", "bot"], action="append",
-                        help="run only these stage groups (repeatable)")
+    parser.add_argument("--only", choices=["ingest", "growth", "bot", "grouping"],
+                        action="append",
+                        help="run only these stage groups (repeatable; grouping runs only "
+                             "when named)")
     parser.add_argument("--consumers", type=int, default=1,
                         help="consumer processes in one group for the service's ingest "
                              "(stage 1), as `chatbot serve --consumers N` runs them")
@@ -86,6 +90,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                     _bot_stages(report, plan, broker, pg, cluster, args.db, args.channels)))
             finally:
                 cluster.stop()
+        if "grouping" in groups:
+            _stage(report, "6", lambda: asyncio.run(
+                _grouping_stage(report, broker, pg, args.db, args.channels)))
     finally:
         broker.stop()
         pg.stop()
@@ -119,6 +126,22 @@ async def _bot_stages(report: Report, plan: Plan, broker: KafkaBroker, pg: Postg
                                                 channels=channels, within=900)
             await e2e.first_message(bot, report, samples=plan.first_samples)
             await e2e.decision_latency(bot, report, cards, clicks=plan.clicks)
+
+
+async def _grouping_stage(report: Report, broker: KafkaBroker, pg: PostgresServer, db: str,
+                          channels: int) -> None:
+    with tempfile.TemporaryDirectory(dir=OUT) as workdir:
+        def database_url(name: str) -> str:
+            return (pg.create_database(name) if db == "postgresql"
+                    else f"sqlite+aiosqlite:///{Path(workdir) / name}.db")
+
+        report.notes.append(f"stage 6: each flood on a fresh in-process bot on {db}, flows "
+                            f"routed to {channels} channels, grouping off then "
+                            f"{{window: {grouping.WINDOW}}}")
+        await grouping.run(report, [("6 (a)", shapes.hostile(channels=channels)),
+                                    ("6 (b)", shapes.rollout(channels=channels))],
+                           grouping.bots(broker=broker, workdir=Path(workdir),
+                                         channels=channels, database_url=database_url))
 
 
 if __name__ == "__main__":
