@@ -1,8 +1,8 @@
 """``python -m bench.run [--quick]``: start the bench components, drive the real service and
-print one table. Stages: 1 ingest vs the broker limit, 4 growth (child processes), then one
-in-process bot for 2 alert compression, 5 time to first message and 3 decision latency;
-6 grouped cards (messages per distinct flow, grouping off and on) only when asked for with
-``--only grouping``.
+print one table. Stages: 1 ingest vs the broker limit, 4 growth (child processes), 7 the Hubble
+flood on the flows topic (bench/hubble.py), then one in-process bot for 2 alert compression,
+5 time to first message and 3 decision latency; 6 grouped cards (messages per distinct flow,
+grouping off and on) only when asked for with ``--only grouping``.
 
 A stage that fails is reported as FAIL with its error and the run goes on."""
 
@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import e2e, flows, grouping, ingest, shapes
+from bench import e2e, flows, grouping, hubble, ingest, shapes
 from bench.bot import prepare_cluster, running_bot
 from bench.report import Report, progress
 from testbench import kafka, kube, postgres
@@ -40,10 +40,13 @@ class Plan:
     alert_flows: int = 1_000
     clicks: int = 200
     first_samples: int = 5
+    hubble_records: int = 200_000
+    hubble_flows: int = 1_000
+    hubble_growth: int = 1_000_000
 
 
 QUICK = Plan(raw_repeats=1, growth_sizes=(10_000, 100_000), alert_events=40_000,
-             alert_flows=200, first_samples=3)
+             alert_flows=200, first_samples=3, hubble_growth=500_000)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -55,8 +58,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--channels", type=int, default=flows.CHANNELS,
                         help="Slack channels the bot's flows are routed to (stage 2)")
     parser.add_argument("--profile", action="store_true",
-                        help="also record a pyinstrument profile of the SQLite ingest")
-    parser.add_argument("--only", choices=["ingest", "growth", "bot", "grouping"],
+                        help="also record pyinstrument profiles of the SQLite ingest "
+                             "(and of the Hubble flood's)")
+    parser.add_argument("--only", choices=["ingest", "growth", "hubble", "bot", "grouping"],
                         action="append",
                         help="run only these stage groups (repeatable; grouping runs only "
                              "when named)")
@@ -65,7 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                              "(stage 1), as `chatbot serve --consumers N` runs them")
     args = parser.parse_args(argv)
     plan = QUICK if args.quick else Plan()
-    groups = set(args.only or ["ingest", "growth", "bot"])
+    groups = set(args.only or ["ingest", "growth", "hubble", "bot"])
     command = "python -m bench.run " + shlex.join(sys.argv[1:] if argv is None else argv)
     report = Report(command=command.strip())
     OUT.mkdir(parents=True, exist_ok=True)
@@ -82,6 +86,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             _stage(report, "4", lambda: ingest.growth(
                 report, broker, OUT, sizes=list(plan.growth_sizes),
                 flow_count=plan.flood_flows))
+        if "hubble" in groups:
+            _stage(report, hubble.SECTION, lambda: hubble.flood_stage(
+                report, broker, pg, OUT, records=plan.hubble_records,
+                distinct=plan.hubble_flows, growth_records=plan.hubble_growth,
+                repeats=plan.raw_repeats,
+                profile=OUT / "profile-hubble.txt" if args.profile else None))
         if "bot" in groups:
             progress("starting etcd + kube-apiserver from the test bench")
             cluster = kube.start()
