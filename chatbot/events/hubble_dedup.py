@@ -40,6 +40,9 @@ class ConnectionDedup:
         self._capacity = capacity
         self._seen: OrderedDict[ConnectionKey, tuple[float, int]] = OrderedDict()
         self._latest = float("-inf")
+        self._next_due = float("-inf")
+        """The time of the oldest sighting when the last pass stopped: nothing is due to be
+        forgotten before the cutoff passes it (checked per sighting, so kept cheap)."""
         # What each key held before the uncommitted sightings (None: absent), and the latest.
         self._undo: dict[ConnectionKey, tuple[float, int] | None] = {}
         self._undo_latest = self._latest
@@ -81,6 +84,7 @@ class ConnectionDedup:
                 self._seen[key] = value
         self._undo.clear()
         self._latest = self._undo_latest
+        self._next_due = float("-inf")  # restored sightings may be older than the mark
 
     def _keep(self, key: ConnectionKey, value: tuple[float, int] | None) -> None:
         """Note what ``key`` held before this batch first touched it."""
@@ -89,9 +93,13 @@ class ConnectionDedup:
 
     def _forget_before(self, cutoff: float) -> None:
         # Insertion order is nearly time order; a straggler is only forgotten a bit late.
+        if cutoff < self._next_due:
+            return
         while self._seen:
             key, value = next(iter(self._seen.items()))
             if value[0] >= cutoff:
+                self._next_due = value[0]
                 return
             self._keep(key, value)
             del self._seen[key]
+        self._next_due = float("-inf")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from chatbot.errors import BadEvent
@@ -13,6 +13,10 @@ from chatbot.events import names
 from chatbot.events.model import HttpCall
 
 MAX_NAMES = 64
+CACHE_LIMIT = 10_000
+"""Entries per memo below: a flood repeats a few services, URLs and names, each validated
+once; a memo that fills starts over, so a stream of distinct values cannot grow memory."""
+MAX_CACHED_URL = 2048
 _PORTED = ("TCP", "UDP", "SCTP")
 _UNPORTED = frozenset({"ICMPv4", "ICMPv6", "VRRP", "IGMP"})
 
@@ -56,6 +60,16 @@ def http_call(l7: object) -> HttpCall | None:
     url = optional_str(http, "url", "flow.l7.http.")
     if method is None or url is None:
         raise BadEvent("field 'flow.l7.http' needs a method and a url")
+    known = _CALLS.get((method, url))
+    if known is not None:
+        return known
+    call = _http_call(method, url)
+    if len(url) <= MAX_CACHED_URL:
+        remember(_CALLS, (method, url), call)
+    return call
+
+
+def _http_call(method: str, url: str) -> HttpCall:
     if method not in names.HTTP_METHODS:
         raise BadEvent(f"HTTP method {shown(method)} has no ClientIntents equivalent")
     try:
@@ -76,10 +90,13 @@ def service(raw: object, default_namespace: str) -> tuple[str, str] | None:
     if not name:
         return None
     namespace = optional_str(raw, "namespace", "flow.destination_service.") or default_namespace
+    known = _SERVICES.get((name, namespace))
+    if known is not None:
+        return known
     if not names.is_object_name(name) or not names.is_namespace(namespace):
         raise BadEvent(f"field 'flow.destination_service' names {shown(f'{namespace}/{name}')}"
                        ", not a Kubernetes Service")
-    return name, namespace
+    return remember(_SERVICES, (name, namespace), (name, namespace))
 
 def domain(raw: object) -> str | None:
     if raw is None:
@@ -92,10 +109,13 @@ def domain(raw: object) -> str | None:
     first = raw[0]
     if type(first) is not str:
         raise BadEvent("field 'flow.destination_names' must hold strings")
+    known = _DOMAINS.get(first)
+    if known is not None:
+        return known
     domain = first.rstrip(".").lower()  # DNS names may arrive fully qualified
     if not names.is_domain(domain):
         raise BadEvent(f"destination name {shown(first)} is not a DNS name")
-    return domain
+    return remember(_DOMAINS, first, domain)
 
 def destination_ip(flow: Mapping[str, Any]) -> str:
     ip = flow.get("IP")
@@ -130,3 +150,20 @@ def shown(value: object, limit: int = 64) -> str:
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 4] + "…" + text[-1]
 
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+def remember(memo: dict[K, V], key: K, value: V) -> V:
+    """Store a validated result in a bounded memo (see CACHE_LIMIT); the value."""
+    if len(memo) >= CACHE_LIMIT:
+        memo.clear()
+    memo[key] = value
+    return value
+
+
+# Only what passed validation is remembered; a rejected value is judged again each time.
+_CALLS: dict[tuple[str, str], HttpCall] = {}
+_SERVICES: dict[tuple[str, str], tuple[str, str]] = {}
+_DOMAINS: dict[str, str] = {}

@@ -13,6 +13,7 @@ import pytest
 
 from chatbot.errors import BadEvent
 from chatbot.events.hubble import MAX_RECORD_BYTES, HubbleOptions, map_record
+from chatbot.events.hubble_fields import CACHE_LIMIT, remember
 from chatbot.events.hubble_outcome import NeedsOwners, Skip
 from chatbot.events.model import FlowEvent
 from testbench.hubble_flows import hubble_line
@@ -115,6 +116,30 @@ def test_an_address_too_long_to_remember_is_a_bad_event(hubble_generator: Path) 
         "is_reply a string", "wrapped garbage", "wrapped array"])
 def test_records_no_hubble_encoder_writes_are_bad_events(raw: bytes, reason: str) -> None:
     assert reason in rejected(raw)
+
+
+def test_a_value_remembered_as_valid_does_not_vouch_for_a_hostile_neighbour(
+        hubble_generator: Path) -> None:
+    """Services, URLs and names are validated once and remembered (a flood repeats them);
+    a record that shares part of a remembered value is still judged on all of it."""
+    url = "http://ledger/v1/entries"
+    good = [generated(hubble_generator, dst_service={"name": "ledger", "namespace": "billing"}),
+            generated(hubble_generator, http={"method": "GET", "url": url})]
+    for raw in good * 2:
+        assert isinstance(map_record(raw, options=OPTIONS).outcome, FlowEvent)
+    for _ in range(2):
+        assert "not a Kubernetes Service" in rejected(generated(
+            hubble_generator, dst_service={"name": "ledger", "namespace": "Billing Dept"}))
+        assert "no ClientIntents equivalent" in rejected(generated(
+            hubble_generator, http={"method": "PROPFIND", "url": url}))
+
+
+def test_the_memos_of_validated_values_stay_bounded() -> None:
+    memo: dict[int, int] = {}
+    for value in range(CACHE_LIMIT * 3 + 5):
+        assert remember(memo, value, value) == value
+        assert len(memo) <= CACHE_LIMIT
+    assert memo == {value: value for value in range(CACHE_LIMIT * 3, CACHE_LIMIT * 3 + 5)}
 
 
 def test_an_oversize_record_is_refused_before_it_is_parsed() -> None:
