@@ -64,7 +64,8 @@ class ConnectionDedup:
             self._seen.move_to_end(key)
             return rank > known[1]
         self._seen[key] = (at, rank)
-        self._seen.move_to_end(key)
+        if known is not None:  # a key new to the dict is last already
+            self._seen.move_to_end(key)
         while len(self._seen) > self._capacity:
             oldest, value = self._seen.popitem(last=False)
             self._keep(oldest, value)
@@ -88,8 +89,7 @@ class ConnectionDedup:
 
     def _keep(self, key: ConnectionKey, value: tuple[float, int] | None) -> None:
         """Note what ``key`` held before this batch first touched it."""
-        if key not in self._undo:
-            self._undo[key] = value
+        self._undo.setdefault(key, value)
 
     def _forget_before(self, cutoff: float) -> None:
         # Insertion order is nearly time order; a straggler is only forgotten a bit late.
