@@ -137,12 +137,13 @@ def growth(report: Report, broker: KafkaBroker, out: Path, flood: Flood, *, reco
     if len(marks) >= 2:
         first, last = marks[0], marks[-1]
         ratio = last[1] / first[1]
-        remembered = last[3] - first[3]
+        # Freed memory stays with the process: compare with the dedup at its fullest.
+        remembered = max(mark[3] for mark in marks) - first[3]
         per_connection = ((last[1] - first[1]) * 2**20 / remembered if remembered > 0
                           else math.nan)
         report.add(SECTION, f"growth: RSS {first[0]:,} → {last[0]:,} records",
-                   f"×{ratio:.2f} ({first[1]:.0f} → {last[1]:.0f} MB; "
-                   f"{per_connection:,.0f} bytes per connection the dedup remembers more)",
+                   f"×{ratio:.2f} ({first[1]:.0f} → {last[1]:.0f} MB: {per_connection:,.0f} "
+                   "bytes per connection the dedup remembered more at its fullest)",
                    f"≤ ×{FLAT:.2f} (flat)", ratio <= FLAT)
     expected_growth = expected(records, flood.distinct)
     report.add(SECTION, f"growth: {records:,} records came to covered / uncovered / skipped "
