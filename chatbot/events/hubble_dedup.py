@@ -55,7 +55,9 @@ class ConnectionDedup:
         at = observed_at.timestamp()
         rank = reason_rank(reason)
         self._latest = max(self._latest, at)
-        self._forget_before(self._latest - self._window)
+        # Forgotten a window later than it could match: ``latest`` comes from the partition
+        # furthest ahead, and a lagging partition's sighting must still find its pair.
+        self._forget_before(self._latest - 2 * self._window)
         known = self._seen.get(key)
         self._keep(key, known)
         if known is not None and abs(at - known[0]) <= self._window:

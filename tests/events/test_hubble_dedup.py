@@ -1,5 +1,6 @@
 """The connection dedup's memory, driven with connection keys directly: it remembers a
-connection for the window of flow time, not longer, also after a batch was rolled back."""
+connection for two windows of flow time (one to match in, one for partitions that lag), not
+longer, also after a batch was rolled back."""
 
 from __future__ import annotations
 
@@ -20,13 +21,23 @@ def see(dedup: ConnectionDedup, number: int, second: float) -> bool:
                                 Reason.NO_INTENT)
 
 
-def test_a_steady_stream_is_remembered_for_the_window_only() -> None:
+def test_a_steady_stream_is_remembered_for_two_windows_only() -> None:
     dedup = ConnectionDedup(window_seconds=120.0, capacity=10_000)
     for number in range(1_000):  # one new connection a second
         assert see(dedup, number, number)
-    assert len(dedup) == 121  # the last 120 seconds, both ends included
+    assert len(dedup) == 241  # the last 240 seconds, both ends included
     assert see(dedup, 0, 1_000)  # long forgotten: a new connection on a reused port
     assert not see(dedup, 999, 1_000)
+
+
+def test_a_partition_that_lags_still_finds_its_pair() -> None:
+    """The other node's sighting of a connection may sit in a partition read 100 s behind the
+    one that brought the newest flows."""
+    dedup = ConnectionDedup(window_seconds=120.0, capacity=10_000)
+    assert see(dedup, 1, 900)
+    for number in range(2, 200):  # the partition ahead runs on to t=1100
+        see(dedup, number, 900 + number)
+    assert not see(dedup, 1, 900.2)
 
 
 def test_what_a_rolled_back_batch_forgot_comes_back_and_is_forgotten_again() -> None:
@@ -42,4 +53,4 @@ def test_what_a_rolled_back_batch_forgot_comes_back_and_is_forgotten_again() -> 
     assert not see(dedup, 4, 4.5)
     for number in range(200, 260):  # the stream goes on, one a second from t=5
         see(dedup, number, number - 195)
-    assert len(dedup) == 11
+    assert len(dedup) == 21
