@@ -14,7 +14,6 @@ for NeedsOwners -> coverage -> the store. Field mapping and skips: README, "Conn
 from __future__ import annotations
 
 import hashlib
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -271,14 +270,12 @@ def _connection(flow: Mapping[str, Any], cluster: str, protocol: str, source_por
         raise BadEvent("field 'flow.IP' must be an object")
     source, destination = ip.get("source"), ip.get("destination")
     for key, value in (("source", source), ("destination", destination)):
-        # Bounded, because the key is remembered for a while (hubble_dedup).
+        # Bounded: the key is hashed for every sighting (hubble_dedup).
         if value is not None and (type(value) is not str or len(value) > MAX_ADDRESS_CHARS):
             raise BadEvent(f"field 'flow.IP.{key}' is not an IP address")
     if source is None or destination is None or not source_port:
         return None
-    # The same pods' addresses recur in every connection the dedup remembers: interned, each
-    # is held once rather than once per connection (a third of the dedup's memory).
-    return (cluster, protocol, sys.intern(source), source_port, sys.intern(destination), port,
+    return (cluster, protocol, source, source_port, destination, port,
             http.method if http else "", http.path if http else "")
 
 

@@ -38,13 +38,15 @@ class ConnectionDedup:
                  capacity: int = CAPACITY) -> None:
         self._window = window_seconds
         self._capacity = capacity
-        self._seen: OrderedDict[ConnectionKey, tuple[float, int]] = OrderedDict()
+        # By the key's hash, not the key: a tuple of eight costs more than the rest of an entry,
+        # and two live connections sharing a 64-bit hash is a one-in-10^9 event at capacity.
+        self._seen: OrderedDict[int, tuple[float, int]] = OrderedDict()
         self._latest = float("-inf")
         self._next_due = float("-inf")
         """The time of the oldest sighting when the last pass stopped: nothing is due to be
         forgotten before the cutoff passes it (checked per sighting, so kept cheap)."""
         # What each key held before the uncommitted sightings (None: absent), and the latest.
-        self._undo: dict[ConnectionKey, tuple[float, int] | None] = {}
+        self._undo: dict[int, tuple[float, int] | None] = {}
         self._undo_latest = self._latest
 
     def __len__(self) -> int:
@@ -52,22 +54,23 @@ class ConnectionDedup:
 
     def first_sighting(self, key: ConnectionKey, observed_at: datetime, reason: Reason) -> bool:
         """True if this sighting should become an event; remembers it either way."""
+        entry = hash(key)
         at = observed_at.timestamp()
         rank = reason_rank(reason)
         self._latest = max(self._latest, at)
         # Forgotten a window later than it could match: ``latest`` comes from the partition
         # furthest ahead, and a lagging partition's sighting must still find its pair.
         self._forget_before(self._latest - 2 * self._window)
-        known = self._seen.get(key)
-        self._keep(key, known)
+        known = self._seen.get(entry)
+        self._keep(entry, known)
         if known is not None and abs(at - known[0]) <= self._window:
             # Still the same connection: keep it alive, and let through only news.
-            self._seen[key] = (max(at, known[0]), max(rank, known[1]))
-            self._seen.move_to_end(key)
+            self._seen[entry] = (max(at, known[0]), max(rank, known[1]))
+            self._seen.move_to_end(entry)
             return rank > known[1]
-        self._seen[key] = (at, rank)
+        self._seen[entry] = (at, rank)
         if known is not None:  # a key new to the dict is last already
-            self._seen.move_to_end(key)
+            self._seen.move_to_end(entry)
         while len(self._seen) > self._capacity:
             oldest, value = self._seen.popitem(last=False)
             self._keep(oldest, value)
@@ -89,7 +92,7 @@ class ConnectionDedup:
         self._latest = self._undo_latest
         self._next_due = float("-inf")  # restored sightings may be older than the mark
 
-    def _keep(self, key: ConnectionKey, value: tuple[float, int] | None) -> None:
+    def _keep(self, key: int, value: tuple[float, int] | None) -> None:
         """Note what ``key`` held before this batch first touched it."""
         self._undo.setdefault(key, value)
 
