@@ -2,9 +2,9 @@
 FlowEvent for the store, a covered flow to count, a skip to count, or a bad record for the
 dead-letter topic. The composition of the Hubble pieces, in their order:
 
-    map (events/hubble.py) -> one connection, one event (hubble_dedup.py)
+    map (events/hubble.py)
       -> owners of pod-only endpoints, one apiserver round for the batch (cluster/owners.py)
-      -> coverage (intents/coverage.py)
+      -> one connection, one event (hubble_dedup.py) -> coverage (intents/coverage.py)
 
 The result is aligned with the input, so the consumer keeps its offsets and the dead-letter
 records their positions. A TemporaryError from the owner lookup fails the whole batch (the
@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from chatbot.errors import BadEvent
-from chatbot.events.hubble import HubbleOptions, read_flow
+from chatbot.events.hubble import HubbleOptions, Mapped, map_record
 from chatbot.events.hubble_dedup import ConnectionDedup
 from chatbot.events.hubble_outcome import NeedsOwners, Owner, PodRef, Skip, SkipReason
 from chatbot.events.model import FlowEvent
@@ -70,20 +70,35 @@ class HubbleIntake:
         self._coverage = coverage
 
     async def read(self, records: Sequence[bytes]) -> IntakeBatch:
-        mapped: list[FlowEvent | NeedsOwners | Skip | Bad] = []
+        mapped: list[Mapped | Bad] = []
         for raw in records:
             try:
-                mapped.append(read_flow(raw, options=self._options, seen=self._dedup))
+                mapped.append(map_record(raw, options=self._options))
             except BadEvent as error:
                 mapped.append(Bad(error.reason, error.category))
-        pods = [pod for outcome in mapped if isinstance(outcome, NeedsOwners)
-                for pod in outcome.pods()]
+        pods = [pod for each in mapped
+                if isinstance(each, Mapped) and isinstance(each.outcome, NeedsOwners)
+                for pod in each.outcome.pods()]
         owners = await self._owners.owners(pods) if pods else {}
         batch = IntakeBatch(outcomes=[])
-        for outcome in mapped:
-            done = outcome.complete(owners) if isinstance(outcome, NeedsOwners) else outcome
-            batch.outcomes.append(self._judged(done, batch))
+        for each in mapped:
+            batch.outcomes.append(self._judged(self._seen(each, owners), batch))
         return batch
+
+    def _seen(self, mapped: Mapped | Bad, owners: Mapping[PodRef, Owner]
+              ) -> FlowEvent | Skip | Bad:
+        """The record's event, once its owners are known and only at the connection's first
+        sighting. A sighting whose pod was already gone is not remembered: the next one,
+        which may name the workload, still counts."""
+        if isinstance(mapped, Bad):
+            return mapped
+        outcome = mapped.outcome
+        done = outcome.complete(owners) if isinstance(outcome, NeedsOwners) else outcome
+        if isinstance(done, Skip) or mapped.connection is None:
+            return done
+        if not self._dedup.first_sighting(mapped.connection, done.observed_at, done.reason):
+            return Skip(SkipReason.DUPLICATE)
+        return done
 
     def settle(self, *, stored: bool) -> None:
         """The batch last read was stored (its sightings stay) or not (they are forgotten)."""

@@ -190,6 +190,26 @@ async def test_one_connection_seen_at_both_nodes_is_one_event_with_owners_from_t
                                                "TCP")
 
 
+async def test_a_sighting_whose_pod_is_gone_does_not_hide_the_next_one(
+        bench: Bench, kube_admin_client: ApiClient) -> None:
+    """At the client's node the target is remote and named by pod only; that pod is gone
+    (no owner). The server's node names the workload: that sighting still makes the event."""
+    objects = Objects(kube_admin_client, bench.namespace)
+    replica_set = await objects.replica_set("cart-5d8f7c9b6", await objects.deployment("cart"),
+                                            "5d8f7c9b6")
+    await objects.pod("cart-5d8f7c9b6-x2x7k", replica_set)
+    connection = {"dport": 9090, "sport": 45679}
+    at_client = {"src": bench.cart(), "dst": bench.ledger(remote=True, pod="ledger-gone-0",
+                                                          workload=None),
+                 "node": "worker-a", **connection}
+    at_server = {"src": bench.cart(), "dst": bench.ledger(), "node": "worker-b",
+                 "direction": "INGRESS", **connection}
+    batch = await bench.send([at_client, at_server])
+    assert batch.skipped == {SkipReason.OWNER_UNKNOWN: 1}
+    assert only_event(batch).target == KubernetesTarget("ledger", bench.namespace,
+                                                        "StatefulSet", 9090, "TCP")
+
+
 async def test_hostile_records_are_dead_letters_and_the_rest_of_the_batch_goes_on(
         bench: Bench) -> None:
     good = {"src": bench.cart(), "dst": bench.ledger(), "dport": 9090}
