@@ -11,11 +11,13 @@ removal fails, the anomaly stays ``revoking`` and a running service retries it.
 
 from __future__ import annotations
 
+import asyncio
 import getpass
 import sys
+import time
 from typing import TextIO
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from chatbot.applier import Applier
 from chatbot.card import Card, clean_justification
@@ -32,6 +34,8 @@ from chatbot.store.audit import record
 from chatbot.store.db import make_engine, make_sessions
 
 MIN_PREFIX = 6
+OUTCOME_WAIT_SECONDS = 30.0
+"""How long to wait for the result when a running service removes the target first."""
 
 
 def operator() -> str:
@@ -77,6 +81,9 @@ async def revoke(settings: Settings, anomaly: str, *, reason: str, actor: str | 
             done = await Applier(sessions=sessions, sink=sink, clock=clock).run_one(anomaly_id)
         finally:
             await sink.close()
+        if done is not None and done.state is State.REVOKING and not done.apply_error:
+            # A running service's applier took it first: wait for its result.
+            done = await _outcome(sessions, anomaly_id, rules=rules)
     finally:
         await engine.dispose()
     return _report(done, anomaly_id, out)
@@ -96,6 +103,19 @@ async def _mark(session: AsyncSession, card: Card, actor: str, why: str,
            detail={"from": State.APPLIED, "to": State.REVOKING, "justification": why,
                    "break_glass": True})
     return True
+
+
+async def _outcome(sessions: async_sessionmaker[AsyncSession], anomaly_id: str, *,
+                   rules: Rules, seconds: float = OUTCOME_WAIT_SECONDS) -> Card | None:
+    """The card once another process's removal ended (or failed once), None after ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        async with sessions() as session:
+            card = await anomalies.load_card(session, anomaly_id, rules=rules)
+        if card is None or card.state is not State.REVOKING or card.apply_error:
+            return card
+        await asyncio.sleep(0.5)
+    return None
 
 
 def _report(card: Card | None, anomaly_id: str, out: TextIO) -> int:

@@ -10,7 +10,10 @@ start over from their stored offsets after an exponential backoff, for as long a
 
 The anomaly topic's records decode one by one; another topic may come with a
 :class:`BatchReader` that judges its new records a batch at a time first (Hubble flows: owner
-lookups, coverage), in the same group, with the same offsets and dead letters.
+lookups, coverage), in the same group, with the same offsets and dead letters. When a reader
+cannot judge (the approved intents are not read yet, the apiserver refuses owner lookups),
+only its topic waits: its partitions go back to their stored offsets and are paused for a
+backoff, and the rest of the batch is stored.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from chatbot.chaos import crash_point
 from chatbot.clock import Clock
 from chatbot.config.rules import Rules
-from chatbot.errors import BadEvent, NoEvent
+from chatbot.errors import BadEvent, ChatbotError, NoEvent, TemporaryError
 from chatbot.events.fingerprint import fingerprint as plain_fingerprint
 from chatbot.events.model import FlowEvent
 from chatbot.events.parse import parse_event
@@ -55,6 +58,9 @@ class KafkaConsumer(Seeker, Protocol):
     def subscribe(self, topics: Sequence[str], *, listener: object) -> None: ...
     async def getmany(self, *, timeout_ms: int, max_records: int) -> Batch: ...
     async def commit(self, offsets: Mapping[Partition, int]) -> None: ...
+    def pause(self, *partitions: Partition) -> None: ...
+    def resume(self, *partitions: Partition) -> None: ...
+    def paused(self) -> Set[Partition]: ...
 
 
 @dataclass(frozen=True)
@@ -72,6 +78,13 @@ class Backoff:
 # costs no latency. aiokafka hands over at most what one fetch per partition brought
 # (max_partition_fetch_bytes in kafka_clients.py).
 MAX_RECORDS = 20_000
+
+
+@dataclass(frozen=True)
+class _Hold:
+    until: float
+    reason: str
+    failures: int
 
 
 @dataclass
@@ -118,6 +131,8 @@ class FlowConsumer:
         self._decode = decode
         self._readers = dict(readers or {})
         """Further topics, each with the reader that judges its batches."""
+        self._held: dict[str, _Hold] = {}
+        """Topics whose reader failed: paused until their hold ends."""
         self._fingerprint = fingerprint
         self._on_stored = on_stored
         self._max_records = max_records
@@ -138,11 +153,14 @@ class FlowConsumer:
 
     @property
     def healthy(self) -> bool:
-        """Ready: running, and the last batch (if any) was stored."""
-        return self._running and self._last_error is None
+        """Ready: running, the last batch (if any) was stored, and no topic is held."""
+        return self._running and self.last_error is None
 
     @property
     def last_error(self) -> str | None:
+        if self._last_error is None and self._held:
+            return "; ".join(f"{topic} waits: {hold.reason}"
+                             for topic, hold in self._held.items())
         return self._last_error
 
     @property
@@ -171,6 +189,7 @@ class FlowConsumer:
             await self._stopped.wait()
 
     async def _step(self) -> None:
+        self._release_holds()
         claims_before = self._claims.made
         try:
             batch = await self._consumer.getmany(timeout_ms=self._poll_timeout_ms,
@@ -238,16 +257,51 @@ class FlowConsumer:
             await self._claims.claim(late)
         return usable
 
-    async def _prepare(self, batch: Batch, usable: Set[Partition]) -> dict[str, Decode]:
-        """Each reader's decoder for this batch, from the new records of its topic."""
+    async def _prepare(self, batch: Batch, usable: set[Partition]) -> dict[str, Decode]:
+        """Each reader's decoder for this batch, from the new records of its topic. A reader
+        that cannot judge them has its topic held: its partitions leave ``usable``."""
         decoders: dict[str, Decode] = {}
         owned = self._claims.owned
         for topic, reader in self._readers.items():
             values = [record.value for tp, records in batch.items()
                       if tp.topic == topic and tp in usable and (claim := owned.get(tp))
                       for record in records if record.value and record.offset >= claim.resume]
-            decoders[topic] = await reader.prepare(values)
+            try:
+                decoders[topic] = await reader.prepare(values)
+            except ChatbotError as error:
+                reader.settle(stored=False)
+                await self._hold(topic, [tp for tp in batch if tp.topic == topic], error)
+                usable.difference_update(tp for tp in batch if tp.topic == topic)
+            else:
+                if values and topic in self._held:
+                    self._log.info("%s: reading again", topic)
+                    del self._held[topic]
         return decoders
+
+    async def _hold(self, topic: str, fetched: list[Partition], error: ChatbotError) -> None:
+        """Put the topic's fetched partitions back to their stored offsets and pause the
+        topic, for longer as failures repeat (at least the delay a TemporaryError names)."""
+        previous = self._held.get(topic)
+        failures = previous.failures + 1 if previous else 1
+        named = error.delay if isinstance(error, TemporaryError) else 0.0
+        delay = max(named, self._backoff.delay(failures))
+        self._held[topic] = _Hold(until=self._clock.monotonic() + delay, reason=str(error),
+                                  failures=failures)
+        self._log.warning("%s waits %.1fs (attempt %d): %s; the other topics go on", topic,
+                          delay, failures, error)
+        for tp in fetched:
+            claim = self._claims.owned.get(tp)
+            if claim is not None and tp in self._consumer.assignment():
+                await self._claims.restart(tp, claim.stored)
+        self._consumer.pause(*[tp for tp in self._consumer.assignment() if tp.topic == topic])
+
+    def _release_holds(self) -> None:
+        """Resume the held topics whose time is up (their next batch is judged again); a
+        partition assigned meanwhile is not paused, which is fine: it is judged too."""
+        now = self._clock.monotonic()
+        due = {topic for topic, hold in self._held.items() if hold.until <= now}
+        if due:
+            self._consumer.resume(*[tp for tp in self._consumer.paused() if tp.topic in due])
 
     def _settle(self, *, stored: bool) -> None:
         for reader in self._readers.values():

@@ -34,6 +34,9 @@ class HubbleRecords:
             metrics.hubble_flows_skipped.labels(reason.value)
 
     async def prepare(self, values: Sequence[bytes]) -> Callable[[bytes], FlowEvent]:
+        if not values:  # no new flows in this batch: nothing to wait for
+            self._pending = None
+            return _no_event
         if self._synced is not None and not self._synced.is_set():
             try:
                 await asyncio.wait_for(self._synced.wait(), self._sync_wait)
@@ -65,3 +68,7 @@ class HubbleRecords:
             self._metrics.hubble_flows_skipped.labels(reason.value).inc(count)
         if batch.covered:
             self._metrics.flows_covered.inc(batch.covered)
+
+
+def _no_event(_value: bytes) -> FlowEvent:
+    raise NoEvent

@@ -179,7 +179,7 @@ async def test_the_service_account_may_do_what_the_sink_does(
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     out, err = await asyncio.wait_for(process.communicate(), 90)
     assert process.returncode == 0, err.decode()
-    assert ("ok: this identity may get, list, create, update, patch "
+    assert ("ok: this identity may get, list, create, update, patch, watch "
             "clientintents.k8s.otterize.com in every namespace") in out.decode()
 
 

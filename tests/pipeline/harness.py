@@ -20,6 +20,7 @@ from chatbot.config.settings import KafkaSettings
 from chatbot.events.decoder import EventDecoder
 from chatbot.events.fingerprint import Fingerprints
 from chatbot.metrics import Metrics
+from chatbot.pipeline.batch import BatchReader
 from chatbot.pipeline.consumer import Backoff, Batch, FlowConsumer, KafkaConsumer, Partition
 from chatbot.pipeline.dead_letter import DeadLetters
 from chatbot.pipeline.kafka_clients import consumer_kwargs, producer_kwargs
@@ -73,6 +74,7 @@ async def running_pipeline(
     *, bootstrap: str, topic: str, dlq_topic: str, store: Store, group: str | None = None,
     max_records: int = 500, logger: logging.Logger | None = None, recent_block: int = 25_000,
     offsets_group: str | None = None, kafka_commits: bool = True,
+    readers: Mapping[str, BatchReader] | None = None,
 ) -> AsyncIterator[Pipeline]:
     """``offsets_group`` stores the offsets under another name than the Kafka group (two
     groups sharing one stored position: two members that both think they own a partition);
@@ -93,7 +95,7 @@ async def running_pipeline(
         sessions=store.sessions, rules=RULES, clock=clock, metrics=metrics,
         logger=logger or logging.getLogger("tests.pipeline"), decode=EventDecoder(),
         fingerprint=Fingerprints(), on_stored=stored.append, max_records=max_records,
-        poll_timeout_ms=100, backoff=FAST_RETRY, recent_block=recent_block,
+        poll_timeout_ms=100, backoff=FAST_RETRY, recent_block=recent_block, readers=readers,
     )
     task = asyncio.create_task(flow.run())
     try:
@@ -135,6 +137,16 @@ class _NoCommits:
     def assignment(self) -> Set[Partition]:
         assigned: Set[Partition] = self._consumer.assignment()
         return assigned
+
+    def pause(self, *partitions: Partition) -> None:
+        self._consumer.pause(*partitions)
+
+    def resume(self, *partitions: Partition) -> None:
+        self._consumer.resume(*partitions)
+
+    def paused(self) -> Set[Partition]:
+        paused: Set[Partition] = self._consumer.paused()
+        return paused
 
 
 @asynccontextmanager
