@@ -304,6 +304,8 @@ async def open_service(settings: Settings, *, rules: Rules | None = None,
                             *result.reopened])
             if auto_decider is not None:
                 auto_decider.hint(result.new_anomalies)
+            if resolver is not None and result.new_anomalies:
+                resolver.wake()  # a schema-v1 event may name a flow already approved
             outbox.wake()
             if result.new_anomalies:
                 home_tab.refresh()
