@@ -36,6 +36,7 @@ from sqlalchemy.engine import make_url
 from chatbot.config.lint import deciding_rule
 from chatbot.config.rules import Approvers, Rules
 from chatbot.config.settings import Settings
+from chatbot.config.validate import in_cluster
 from chatbot.errors import ConfigError
 from chatbot.intents.document import GROUP, VERSION
 from chatbot.intents.kubernetes import PLURAL, VERBS, kubernetes_sink
@@ -295,20 +296,27 @@ NETWORKPOLICY_ACCESS: Access = (
 async def _cluster(settings: Settings, namespaces: tuple[str, ...]) -> list[Finding]:
     networkpolicy = settings.intents_format == "networkpolicy"
     files = settings.intents_directory is not None or settings.intents_sink == "git"
+    access = NETWORKPOLICY_ACCESS if networkpolicy else CLIENTINTENTS_ACCESS
     if files and not networkpolicy:
-        return []  # YAML files only: no cluster involved
+        # Writes files; reads the cluster only if it can (chatbot/sensors/wiring.py): the git
+        # sink watches the ClientIntents merged there, Hubble flows need their pods' owners.
+        if settings.kubeconfig is None and not in_cluster():
+            return []
+        access = ((GROUP, PLURAL, ("list", "watch")),) if settings.intents_sink == "git" else ()
+        if not access and not settings.kafka.flows_topic:
+            return []
+    elif files:  # writes files, only reads pod selectors
+        access = tuple(entry for entry in access if entry[1] != "networkpolicies")
     try:
         sink = await kubernetes_sink(settings.kubeconfig)
     except ConfigError as failure:
         return [error(str(failure))]
-    access = NETWORKPOLICY_ACCESS if networkpolicy else CLIENTINTENTS_ACCESS
-    if files:  # writes files, only reads pod selectors
-        access = tuple(entry for entry in access if entry[1] != "networkpolicies")
     if settings.kafka.flows_topic:
         access += tuple(entry for entry in OWNER_ACCESS if entry not in access)
     try:
         return await _cluster_with(sink.api_client, namespaces, access=access,
-                                   needs_crd=not networkpolicy)
+                                   needs_crd=not networkpolicy and
+                                   settings.intents_directory is None)
     finally:
         await sink.close()
 

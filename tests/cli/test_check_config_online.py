@@ -111,7 +111,7 @@ async def test_an_identity_rbac_refuses_fails_naming_the_verbs(
 
 
 async def test_a_hubble_flows_topic_is_checked_with_the_owner_lookups_it_needs(
-        working: dict[str, str], new_topic: TopicFactory) -> None:
+        working: dict[str, str], new_topic: TopicFactory, tmp_path: Path) -> None:
     flows = await new_topic()
     run = await check_online({**working, "CHATBOT_KAFKA_FLOWS_TOPIC": flows})
     assert run.code == 0, run.err
@@ -120,6 +120,12 @@ async def test_a_hubble_flows_topic_is_checked_with_the_owner_lookups_it_needs(
                  "ok: this identity may get replicasets.apps in every namespace",
                  "ok: this identity may get jobs.batch in every namespace"):
         assert line in run.out, (line, run.out)
+    # The directory sink writes files, but the flows' owners still come from the cluster.
+    files = await check_online({**working, "CHATBOT_KAFKA_FLOWS_TOPIC": flows,
+                                "CHATBOT_INTENTS_SINK": f"directory:{tmp_path / 'intents'}"})
+    assert files.code == 0, files.err
+    assert "ok: this identity may get pods in every namespace" in files.out
+    assert "clientintents" not in files.out
     missing = await check_online({**working, "CHATBOT_KAFKA_FLOWS_TOPIC": "no-such-flows"})
     assert missing.code == 2
     assert missing.errors() == ["error: CHATBOT_KAFKA_FLOWS_TOPIC: topic no-such-flows does "
