@@ -20,7 +20,8 @@ Matching follows Otterize's meaning of the v2 fields, generously where Otterize 
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable
+import logging
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,8 +35,11 @@ from chatbot.events.model import (
 )
 from chatbot.intents.shapes import Entry, NotIntents, read_intents, split_name
 
+log = logging.getLogger(__name__)
+
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 _MEMO_LIMIT = 50_000
+_REASON_LIMIT = 200
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -90,6 +94,8 @@ class CoverageIndex:
         self._intents: dict[IntentRef, _Intents] = {}
         self._by_client: dict[tuple[str, str], set[IntentRef]] = {}
         self._memo: dict[tuple[str, Workload, Target], IntentRef | None] = {}
+        self._unreadable: dict[IntentRef, str] = {}
+        """Why each document that grants nothing could not be read, so it is logged once."""
         self.generation = 0
         """Bumped on every change, so callers can tell the index moved since they looked."""
 
@@ -103,8 +109,12 @@ class CoverageIndex:
         """Start over from a full listing (a list, a re-list after 410 Gone, a directory scan)."""
         self._intents.clear()
         self._by_client.clear()
+        seen: set[IntentRef] = set()
         for ref, document in documents:
+            seen.add(ref)
             self._add(ref, document)
+        for ref in self._unreadable.keys() - seen:
+            del self._unreadable[ref]
         self._changed()
 
     def upsert(self, ref: IntentRef, document: object) -> None:
@@ -113,6 +123,7 @@ class CoverageIndex:
         self._changed()
 
     def remove(self, ref: IntentRef) -> None:
+        self._unreadable.pop(ref, None)
         if self._drop(ref):
             self._changed()
 
@@ -146,12 +157,25 @@ class CoverageIndex:
     def _add(self, ref: IntentRef, document: object) -> None:
         try:
             read = read_intents(document)
-        except NotIntents:
-            return  # not ours to judge; the operator reports it on the object
-        grants = tuple(grant for entry in read.targets
-                       if (grant := _grant(entry, ref.namespace)) is not None)
+            grants = tuple(grant for entry in read.targets
+                           if (grant := _grant(entry, ref.namespace)) is not None)
+        except NotIntents as exc:
+            self._unreadable_document(ref, str(exc))
+            return
+        except Exception as exc:  # a shape nobody foresaw must not stop the service
+            self._unreadable_document(ref, f"{type(exc).__name__}: {exc}")
+            return
+        self._unreadable.pop(ref, None)
         self._intents[ref] = _Intents(ref, read.workload_name, read.workload_kind, grants)
         self._by_client.setdefault((ref.namespace, read.workload_name), set()).add(ref)
+
+    def _unreadable_document(self, ref: IntentRef, reason: str) -> None:
+        """It grants nothing, so its flows keep making cards. The reason is cut short, as an
+        exception's text may quote the document."""
+        reason = reason[:_REASON_LIMIT]
+        if self._unreadable.get(ref) != reason:
+            self._unreadable[ref] = reason
+            log.warning("ClientIntents %s grants nothing: %s", ref, reason)
 
     def _drop(self, ref: IntentRef) -> bool:
         intents = self._intents.pop(ref, None)
@@ -237,7 +261,7 @@ def _rules(raw: object, key: str, actions: str) -> tuple[tuple[str, frozenset[st
     if not isinstance(raw, list):
         return ()
     return tuple((str(rule[key]), frozenset(str(action) for action in _list(rule, actions)))
-                 for rule in raw if isinstance(rule, dict) and isinstance(rule.get(key), str))
+                 for rule in raw if isinstance(rule, Mapping) and isinstance(rule.get(key), str))
 
 
 def _domain_allowed(grant: _Internet, domain: str) -> bool:
@@ -265,5 +289,5 @@ def _networks(values: list[Any]) -> list[Network]:
 
 
 def _list(body: object, key: str) -> list[Any]:
-    value = body.get(key) if isinstance(body, dict) else None
+    value = body.get(key) if isinstance(body, Mapping) else None
     return value if isinstance(value, list) else []

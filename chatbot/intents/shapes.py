@@ -5,7 +5,10 @@ conversion webhook does). Pure; used by the coverage index and the network-mappe
 
 Entries this service cannot reason about (sql, aws, gcp, azure, database calls) are dropped;
 an entry that is malformed is dropped too and named in ``IntentsDoc.problems``, so one bad
-target written by hand never hides the good ones.
+target written by hand never hides the good ones. A field of the wrong type (``ports: 443``,
+``kafkaTopics: 5``, ``type: [http]``) makes the whole document ``NotIntents``: the apiserver's
+schema refuses such an object, and reading the field as absent would allow more than its
+author wrote.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ _V2_KINDS = ("kubernetes", "service", "kafka", "internet")
 _OTHER_V2_KINDS = frozenset({"sql", "aws", "gcp", "azure"})
 _OTHER_CALL_TYPES = frozenset({"database", "aws", "gcp", "azure"})
 _SERVICE_PREFIX = "svc:"
+_NOUNS: dict[type, str] = {Mapping: "mappings", str: "text", int: "numbers"}
 
 
 class NotIntents(PermanentError):
@@ -87,6 +91,7 @@ def _v2_targets(raw: object) -> tuple[tuple[Entry, ...], tuple[str, ...]]:
         if key != "internet" and not _text(body.get("name")):
             problems.append(f"spec.targets[{index}].{key} has no name")
             continue
+        _check_fields(key, body, f"spec.targets[{index}].{key}")
         targets.append({key: body})
     return tuple(targets), tuple(problems)
 
@@ -102,7 +107,8 @@ def _from_v1alpha3(spec: Mapping[str, Any], namespace: str | None,
     if not isinstance(calls, list):
         calls, problems = [], ["spec.calls is not a list"]
     for index, call in enumerate(calls):
-        entry = _call_target(call) if isinstance(call, Mapping) else None
+        where = f"spec.calls[{index}]"
+        entry = _call_target(call, where) if isinstance(call, Mapping) else None
         if entry is None:
             if not (isinstance(call, Mapping) and call.get("type") in _OTHER_CALL_TYPES):
                 problems.append(f"spec.calls[{index}] is not a call this service reads")
@@ -112,27 +118,72 @@ def _from_v1alpha3(spec: Mapping[str, Any], namespace: str | None,
                       tuple(targets), tuple(problems))
 
 
-def _call_target(call: Mapping[str, Any]) -> Entry | None:
+def _call_target(call: Mapping[str, Any], where: str) -> Entry | None:
     """One v1alpha3 call as a v2 target (Otterize's ConvertTo, for the types we read)."""
-    kind = call.get("type") or None
+    kind = _optional_text(call, "type", where) or None
     if kind == "internet":
         internet = call.get("internet")
-        return {"internet": dict(internet)} if isinstance(internet, Mapping) else None
+        if not isinstance(internet, Mapping):
+            return None
+        _check_fields("internet", internet, f"{where}.internet")
+        return {"internet": dict(internet)}
     name = _text(call.get("name"))
     if name is None or kind in _OTHER_CALL_TYPES:
         return None
     if kind == "kafka":
-        return {"kafka": {"name": name, "topics": list(call.get("kafkaTopics") or [])}}
+        topics = _items(call.get("kafkaTopics"), Mapping, f"{where}.kafkaTopics")
+        _check_rules(topics, "name", "operations", f"{where}.kafkaTopics")
+        return {"kafka": {"name": name, "topics": [dict(topic) for topic in topics]}}
+    call_kind = _optional_text(call, "kind", where)
     target: Entry = {"name": name.removeprefix(_SERVICE_PREFIX)}
-    if name.startswith(_SERVICE_PREFIX) or call.get("kind") == "Service":
+    if name.startswith(_SERVICE_PREFIX) or call_kind == "Service":
         target["kind"] = "Service"
-    elif _text(call.get("kind")):
-        target["kind"] = call["kind"]
-    resources = call.get("HTTPResources")
-    if kind == "http" and isinstance(resources, list) and resources:
-        target["http"] = [dict(resource) for resource in resources
-                          if isinstance(resource, Mapping)]
+    elif call_kind:
+        target["kind"] = call_kind
+    resources = _items(call.get("HTTPResources"), Mapping, f"{where}.HTTPResources")
+    _check_rules(resources, "path", "methods", f"{where}.HTTPResources")
+    if kind == "http" and resources:
+        target["http"] = [dict(resource) for resource in resources]
     return {"kubernetes": target}
+
+
+def _check_fields(key: str, body: Mapping[str, Any], where: str) -> None:
+    """The fields coverage reads have the types Otterize's schema gives them."""
+    if key in ("kubernetes", "service"):
+        _optional_text(body, "kind", where)
+        _check_rules(_items(body.get("http"), Mapping, f"{where}.http"), "path", "methods",
+                     f"{where}.http")
+    elif key == "kafka":
+        _check_rules(_items(body.get("topics"), Mapping, f"{where}.topics"), "name",
+                     "operations", f"{where}.topics")
+    else:
+        _items(body.get("domains"), str, f"{where}.domains")
+        _items(body.get("ips"), str, f"{where}.ips")
+        _items(body.get("ports"), int, f"{where}.ports")
+
+
+def _check_rules(rules: list[Any], key: str, actions: str, where: str) -> None:
+    """http rules (``path`` + ``methods``) and kafka topics (``name`` + ``operations``)."""
+    for index, rule in enumerate(rules):
+        if not isinstance(rule.get(key), str):
+            raise NotIntents(f"{where}[{index}].{key} is not text")
+        _items(rule.get(actions), str, f"{where}[{index}].{actions}")
+
+
+def _items(raw: object, kind: type, where: str) -> list[Any]:
+    """`raw` as a list of `kind`; absent (or null) is the empty list."""
+    if raw is None:
+        return []
+    if not isinstance(raw, list) or not all(isinstance(item, kind) for item in raw):
+        raise NotIntents(f"{where} is not a list of {_NOUNS.get(kind, kind.__name__)}")
+    return raw
+
+
+def _optional_text(body: Mapping[str, Any], key: str, where: str) -> str | None:
+    value = body.get(key)
+    if value is not None and not isinstance(value, str):
+        raise NotIntents(f"{where}.{key} is not text")
+    return value
 
 
 def _text(value: object) -> str | None:

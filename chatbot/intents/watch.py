@@ -4,7 +4,8 @@ or the periodic resync re-lists and replaces the index, so a missed event heals 
 
 Every change that reaches the index is passed to ``on_change(ref, document or None)``, which
 is how a pending anomaly learns that someone else's ClientIntents now covers it. Transient
-failures (apiserver down, RBAC not granted yet) are retried with capped backoff and logged;
+failures (apiserver down, RBAC not granted yet) are retried with capped backoff and logged,
+and so is anything unexpected from one event (a line that is not JSON), which re-lists;
 ``synced`` is set once the index holds a full listing, for readiness.
 
 Needs list and watch on clientintents (k8s.otterize.com).
@@ -84,6 +85,14 @@ class IntentsWatcher:
                 failures += 1
                 delay = min(MAX_BACKOFF_SECONDS, max(error.delay, BACKOFF_SECONDS * 2 ** failures))
                 log.warning("ClientIntents watch: %s; retrying in %.1fs", error, delay)
+                await asyncio.sleep(delay * random.uniform(0.8, 1.2))
+            except Exception:
+                # One event nobody foresaw (a line that is not JSON, a callback's bug) must not
+                # end the task and with it the service; a re-list catches up on what it skipped.
+                failures += 1
+                delay = min(MAX_BACKOFF_SECONDS, BACKOFF_SECONDS * 2 ** failures)
+                log.exception("ClientIntents watch failed unexpectedly; re-listing in %.1fs",
+                              delay)
                 await asyncio.sleep(delay * random.uniform(0.8, 1.2))
 
     async def relist(self) -> str:

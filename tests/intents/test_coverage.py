@@ -3,6 +3,8 @@ the documents the sinks write (document.py) and for ones people and tools write.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,6 +21,7 @@ from chatbot.events.model import (
 )
 from chatbot.intents.coverage import CoverageIndex, IntentRef
 from chatbot.intents.document import ApprovalNote, merge, target_entry
+from chatbot.intents.shapes import NotIntents, read_intents
 
 CHECKOUT = Workload(name="checkout", namespace="shop", kind="Deployment")
 NOTE = ApprovalNote("a-1", "U024BE7LH", datetime(2026, 3, 1, tzinfo=UTC))
@@ -176,6 +179,88 @@ def test_malformed_documents_and_targets_grant_nothing_and_break_nothing() -> No
     ])
     assert index.covering(flow(LEDGER)) == IntentRef("shop", "checkout")
     assert not index.covers(flow(RESOLVER))
+
+
+def _v1alpha3(*calls: dict[str, Any]) -> dict[str, Any]:
+    return {"apiVersion": "k8s.otterize.com/v1alpha3", "kind": "ClientIntents",
+            "metadata": {"name": "typo", "namespace": "shop"},
+            "spec": {"service": {"name": "checkout"}, "calls": list(calls)}}
+
+
+def _v2(*targets: dict[str, Any]) -> dict[str, Any]:
+    return {"apiVersion": "k8s.otterize.com/v2beta1", "kind": "ClientIntents",
+            "metadata": {"name": "typo", "namespace": "shop"},
+            "spec": {"workload": {"name": "checkout"}, "targets": list(targets)}}
+
+
+# Each read as if the wrongly typed field were absent would allow the flow below (or raised).
+WRONGLY_TYPED = [
+    (_v1alpha3({"name": "kafka.streaming", "type": "kafka", "kafkaTopics": 5}), ORDERS,
+     r"spec.calls\[0\].kafkaTopics is not a list of mappings"),
+    (_v1alpha3({"name": "kafka.streaming", "type": "kafka", "kafkaTopics": ["orders"]}),
+     ORDERS, r"spec.calls\[0\].kafkaTopics is not a list of mappings"),
+    (_v1alpha3({"name": "cart", "type": ["http"]}), CART, r"spec.calls\[0\].type is not text"),
+    (_v1alpha3({"name": "cart", "type": {"http": True}}), CART, "type is not text"),
+    (_v1alpha3({"name": "cart", "type": "http", "HTTPResources": "/v1/carts"}), CART,
+     r"spec.calls\[0\].HTTPResources is not a list of mappings"),
+    (_v1alpha3({"name": "ledger.billing", "kind": ["Deployment"]}), LEDGER, "kind is not text"),
+    (_v2({"kubernetes": {"name": "cart", "http": [{"path": 5}]}}), CART,
+     r"spec.targets\[0\].kubernetes.http\[0\].path is not text"),
+    (_v2({"kubernetes": {"name": "cart", "http": [{"path": "/v1", "methods": "GET"}]}}),
+     KubernetesTarget(name="cart", namespace="shop", kind="Deployment", port=8080,
+                      protocol="TCP", http=HttpCall("/v1", "DELETE")), "methods is not a list"),
+    (_v2({"kafka": {"name": "kafka.streaming", "topics": "orders"}}), ORDERS,
+     "topics is not a list of mappings"),
+    (_v2({"internet": {"domains": ["api.github.com"], "ports": 443}}),
+     InternetTarget("api.github.com", None, 80, "TCP"), "ports is not a list of numbers"),
+    (_v2({"internet": {"domains": "api.github.com"}}), GITHUB, "domains is not a list of text"),
+]
+
+
+@pytest.mark.parametrize(("document", "target", "reason"), WRONGLY_TYPED, ids=[
+    "kafkaTopics-number", "kafkaTopics-names", "type-list", "type-mapping", "HTTPResources-text",
+    "call-kind-list", "http-path-number", "http-methods-text", "topics-text", "ports-number",
+    "domains-text"])
+def test_a_wrongly_typed_document_grants_nothing_and_says_why_once(
+        document: dict[str, Any], target: Target, reason: str,
+        caplog: pytest.LogCaptureFixture) -> None:
+    with pytest.raises(NotIntents, match=reason):
+        read_intents(document)
+    ref = IntentRef("shop", "typo")
+    index = index_of(written(RESOLVER))
+    index.upsert(ref, document)
+    index.upsert(ref, document)
+    assert not index.covers(flow(target)) and ref not in index.refs()
+    assert index.covering(flow(RESOLVER)) == IntentRef("shop", "checkout")
+    warnings = [record.getMessage() for record in caplog.records
+                if record.levelno == logging.WARNING]
+    assert len(warnings) == 1 and warnings[0].startswith("ClientIntents shop/typo grants nothing")
+
+
+class _Unreadable(Mapping[str, Any]):
+    """A document whose every read fails in a way no shape check foresaw."""
+
+    def __getitem__(self, key: str) -> Any:
+        raise RuntimeError("the document cannot be read")
+
+    def __iter__(self) -> Iterator[str]:
+        raise RuntimeError("the document cannot be read")
+
+    def __len__(self) -> int:
+        return 1
+
+
+def test_a_document_that_fails_unexpectedly_grants_nothing_and_stops_nothing(
+        caplog: pytest.LogCaptureFixture) -> None:
+    ref = IntentRef("shop", "odd")
+    index = index_of(written(LEDGER))
+    index.upsert(ref, _Unreadable())
+    index.replace_all([(ref, _Unreadable()), (IntentRef("shop", "checkout"), written(GITHUB))])
+    assert ref not in index.refs() and index.covers(flow(GITHUB))
+    assert [record.getMessage() for record in caplog.records] == [
+        "ClientIntents shop/odd grants nothing: RuntimeError: the document cannot be read"]
+    index.upsert(ref, written(LEDGER))
+    assert index.covering(flow(LEDGER)) == ref
 
 
 def _intents(targets: list[dict[str, Any]], workload: str = "checkout") -> CoverageIndex:

@@ -5,11 +5,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from chatbot.events.model import FlowEvent, InternetTarget, KubernetesTarget, Target, Workload
+import pytest
+
+from chatbot.events.model import (
+    FlowEvent,
+    InternetTarget,
+    KafkaTarget,
+    KubernetesTarget,
+    Target,
+    Workload,
+)
 from chatbot.intents.coverage import CoverageIndex, IntentRef
 from chatbot.intents.directory import DirectorySink
 from chatbot.intents.directory_index import DirectoryIndex
@@ -131,3 +141,32 @@ async def test_the_poll_loop_picks_up_a_file_dropped_in_later(tmp_path: Path) ->
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+WRONGLY_TYPED = """\
+apiVersion: k8s.otterize.com/v1alpha3
+kind: ClientIntents
+metadata: {name: checkout-typo, namespace: shop}
+spec:
+  service: {name: checkout}
+  calls:
+    - {name: kafka.streaming, type: kafka, kafkaTopics: 5}
+    - {name: cart, type: [http]}
+"""
+
+
+async def test_a_wrongly_typed_file_grants_nothing_and_the_good_one_still_covers(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    index, changes = CoverageIndex(), Changes()
+    directory = DirectoryIndex(tmp_path, index=index, on_change=changes)
+    (tmp_path / "good.yaml").write_text(HAND_WRITTEN)
+    (tmp_path / "typo.yaml").write_text(WRONGLY_TYPED)
+
+    assert IntentRef("shop", "checkout-typo") in await directory.refresh()
+    assert index.covering(flow(LEDGER)) == IntentRef("shop", "checkout-legacy")
+    assert not index.covers(flow(KafkaTarget("kafka", "streaming", "orders", "produce")))
+    assert IntentRef("shop", "checkout-typo") not in index.refs()
+    warnings = [record.getMessage() for record in caplog.records
+                if record.levelno == logging.WARNING]
+    assert warnings == ["ClientIntents shop/checkout-typo grants nothing: "
+                        "spec.calls[0].kafkaTopics is not a list of mappings"]

@@ -178,3 +178,26 @@ async def test_without_rbac_the_watcher_keeps_retrying_and_never_claims_to_be_sy
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+async def test_an_event_that_fails_unexpectedly_is_logged_and_the_watch_goes_on(
+        kube_admin_client: ApiClient, objects: client.CustomObjectsApi,
+        kube_namespace: str) -> None:
+    ns = kube_namespace
+    index, failed = CoverageIndex(), list[IntentRef]()
+
+    async def on_change(ref: IntentRef, document: dict[str, Any] | None) -> None:
+        if ref.name == "boom" and not failed:
+            failed.append(ref)
+            raise RuntimeError("a bug in what follows a change")
+
+    watcher = IntentsWatcher(kube_admin_client, index=index, namespace=ns, on_change=on_change)
+    async with running(watcher):
+        await objects.create_namespaced_custom_object(
+            GROUP, VERSION, ns, PLURAL, intents("boom", GITHUB_API))
+        await eventually(lambda: bool(failed) and watcher.relists >= 2)
+        await objects.create_namespaced_custom_object(
+            GROUP, VERSION, ns, PLURAL,
+            intents("checkout", {"kubernetes": {"name": "ledger.billing"}}))
+        await eventually(lambda: index.covering(flow(ns)) == IntentRef(ns, "checkout"))
+        assert IntentRef(ns, "boom") in index.refs()
