@@ -85,6 +85,16 @@ class FirstFetch:
         assigned: Set[Partition] = self.consumer.assignment()
         return assigned
 
+    def pause(self, *partitions: Partition) -> None:
+        self.consumer.pause(*partitions)
+
+    def resume(self, *partitions: Partition) -> None:
+        self.consumer.resume(*partitions)
+
+    def paused(self) -> Set[Partition]:
+        paused: Set[Partition] = self.consumer.paused()
+        return paused
+
 
 def kafka_settings(bootstrap: str, topic: str, group: str | None = None) -> KafkaSettings:
     return KafkaSettings(bootstrap=bootstrap, topic=topic,
