@@ -249,12 +249,14 @@ async def test_a_rebalance_mid_batch_stores_the_batch_once_and_the_new_owner_res
 ) -> None:
     topic, dlq = await new_topic(partitions=3), await new_topic()
     flows = [f"svc-{n}" for n in range(6)]
-    await produce(kafka_broker.bootstrap, topic, _spread(flows, 0, 300))
+    await produce(kafka_broker.bootstrap, topic, _spread(flows, 0, 30))
 
     async with running_pipeline(bootstrap=kafka_broker.bootstrap, topic=topic, dlq_topic=dlq,
                                 store=store, max_records=40) as first:
         await eventually(lambda: _seen_at_least(store, 1), what="the first member storing")
         async with writes_held(store) as release:  # the next batch waits mid-store
+            # Produced only now, so however fast the first member is, these wait for the hold.
+            await produce(kafka_broker.bootstrap, topic, _spread(flows, 30, 300))
             await asyncio.sleep(0.5)
             async with running_pipeline(bootstrap=kafka_broker.bootstrap, topic=topic,
                                         dlq_topic=dlq, store=store, group=first.group,
