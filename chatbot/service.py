@@ -16,9 +16,8 @@ Kafka outage does not take the pod out of the Service while clicks can still be 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, replace
 
@@ -68,7 +67,7 @@ from chatbot.store import anomalies
 from chatbot.store.db import make_engine, make_sessions
 from chatbot.store.ingest import IngestResult
 from chatbot.store.migrate import upgrade
-from chatbot.supervisor import Supervisor
+from chatbot.supervisor import Supervisor, until_stopped
 from chatbot.unreachable import database_problem, slack_problem
 from chatbot.waiting import nap
 from chatbot.web.forge_hook import Handler, forge_webhook
@@ -124,7 +123,7 @@ class Service:
                 schema = asyncio.Event()
                 supervisor.start("outbox", self._slack_side(stack, schema, stop))
                 if self.sensing.follow is not None:
-                    supervisor.start("coverage", _until_stopped(self.sensing.follow, stop))
+                    supervisor.start("coverage", until_stopped(self.sensing.follow, stop))
                 if await self._schema_upgraded(stop):
                     schema.set()
                     supervisor.start("applier", self.applier.run(stop))
@@ -354,15 +353,7 @@ async def open_service(settings: Settings, *, rules: Rules | None = None,
                                     "cluster": cluster_ready}
         advisory: dict[str, Probe] = {} if pipeline is None else {"kafka": pipeline.ready}
         if sensing.synced is not None:
-            synced = sensing.synced
-
-            async def coverage_ready() -> bool:
-                if not synced.is_set():
-                    raise NotReady("the approved ClientIntents are not read yet; Hubble flows "
-                                   "wait in Kafka until they are")
-                return True
-
-            advisory["coverage"] = coverage_ready
+            advisory["coverage"] = sensing.ready
         yield Service(settings=settings, rules=rules, clock=clock, metrics=metrics,
                       engine=engine, sessions=sessions, decider=decider, applier=applier,
                       escalator=escalator, auto_decider=auto_decider, digest=digest,
@@ -370,22 +361,6 @@ async def open_service(settings: Settings, *, rules: Rules | None = None,
                       pipeline=pipeline, sensing=sensing, resolver=resolver, probes=probes,
                       advisory=advisory,
                       database=database, slack=slack)
-
-
-async def _until_stopped(follow: Callable[[], Awaitable[None]], stop: asyncio.Event) -> None:
-    """Run a loop that knows no stop (it runs until cancelled) until the service stops."""
-    task = asyncio.ensure_future(follow())
-    stopping = asyncio.create_task(stop.wait())
-    try:
-        await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
-        if task.done():
-            task.result()  # what ended it, for the supervisor
-            raise RuntimeError("the loop returned before the stop")
-    finally:
-        stopping.cancel()
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 async def _listen(stack: AsyncExitStack, app: web.Application, host: str, port: int) -> None:

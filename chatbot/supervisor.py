@@ -11,8 +11,9 @@ this rules out.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -69,3 +70,19 @@ class Supervisor:
         if self.failure is None:
             self.failure = TaskDied(name, cause)
         self._stop.set()
+
+
+async def until_stopped(follow: Callable[[], Awaitable[None]], stop: asyncio.Event) -> None:
+    """Run a loop that knows no stop (it runs until cancelled) until the service stops."""
+    task = asyncio.ensure_future(follow())
+    stopping = asyncio.create_task(stop.wait())
+    try:
+        await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if task.done():
+            task.result()  # what ended it, for the supervisor
+            raise RuntimeError("the loop returned before the stop")
+    finally:
+        stopping.cancel()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

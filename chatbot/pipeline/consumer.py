@@ -10,10 +10,8 @@ start over from their stored offsets after an exponential backoff, for as long a
 
 The anomaly topic's records decode one by one; another topic may come with a
 :class:`BatchReader` that judges its new records a batch at a time first (Hubble flows: owner
-lookups, coverage), in the same group, with the same offsets and dead letters. When a reader
-cannot judge (the approved intents are not read yet, the apiserver refuses owner lookups),
-only its topic waits: its partitions go back to their stored offsets and are paused for a
-backoff, and the rest of the batch is stored.
+lookups, coverage), in the same group, with the same offsets and dead letters; when a reader
+cannot judge, only its topic waits (chatbot/pipeline/readers.py).
 """
 
 from __future__ import annotations
@@ -32,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from chatbot.chaos import crash_point
 from chatbot.clock import Clock
 from chatbot.config.rules import Rules
-from chatbot.errors import BadEvent, ChatbotError, NoEvent, TemporaryError
+from chatbot.errors import BadEvent, NoEvent
 from chatbot.events.fingerprint import fingerprint as plain_fingerprint
 from chatbot.events.model import FlowEvent
 from chatbot.events.parse import parse_event
@@ -43,6 +41,7 @@ from chatbot.pipeline.claims import Claims, Partition, Seeker
 from chatbot.pipeline.collector import collector_tuned
 from chatbot.pipeline.commits import KafkaCommits
 from chatbot.pipeline.dead_letter import DeadLetters, KafkaRecord
+from chatbot.pipeline.readers import Pausable, TopicReaders
 from chatbot.pipeline.recent import BLOCK
 from chatbot.store.ingest import Fingerprint, IngestResult, ingest
 from chatbot.store.offsets import Move, OffsetConflict, move
@@ -52,15 +51,12 @@ Stage = Literal["fetch", "store"]
 __all__ = ["MAX_RECORDS", "Backoff", "Batch", "FlowConsumer", "KafkaConsumer", "Partition"]
 
 
-class KafkaConsumer(Seeker, Protocol):
+class KafkaConsumer(Seeker, Pausable, Protocol):
     """The parts of ``AIOKafkaConsumer`` (started, with a group, auto-commit off) used here."""
 
     def subscribe(self, topics: Sequence[str], *, listener: object) -> None: ...
     async def getmany(self, *, timeout_ms: int, max_records: int) -> Batch: ...
     async def commit(self, offsets: Mapping[Partition, int]) -> None: ...
-    def pause(self, *partitions: Partition) -> None: ...
-    def resume(self, *partitions: Partition) -> None: ...
-    def paused(self) -> Set[Partition]: ...
 
 
 @dataclass(frozen=True)
@@ -78,13 +74,6 @@ class Backoff:
 # costs no latency. aiokafka hands over at most what one fetch per partition brought
 # (max_partition_fetch_bytes in kafka_clients.py).
 MAX_RECORDS = 20_000
-
-
-@dataclass(frozen=True)
-class _Hold:
-    until: float
-    reason: str
-    failures: int
 
 
 @dataclass
@@ -129,10 +118,6 @@ class FlowConsumer:
         self._metrics = metrics
         self._log = logger
         self._decode = decode
-        self._readers = dict(readers or {})
-        """Further topics, each with the reader that judges its batches."""
-        self._held: dict[str, _Hold] = {}
-        """Topics whose reader failed: paused until their hold ends."""
         self._fingerprint = fingerprint
         self._on_stored = on_stored
         self._max_records = max_records
@@ -141,6 +126,8 @@ class FlowConsumer:
         self._batch_lock = asyncio.Lock()
         self._claims = Claims(consumer=consumer, sessions=sessions, group=group,
                               batch_lock=self._batch_lock, logger=logger, block=recent_block)
+        self._readers = TopicReaders(readers or {}, consumer=consumer, claims=self._claims,
+                                     clock=clock, delay=backoff.delay, logger=logger)
         self._commits = KafkaCommits(
             consumer=consumer, logger=logger, describe=_describe,
             on_result=lambda result: metrics.kafka_commits.labels(result).inc())
@@ -158,10 +145,7 @@ class FlowConsumer:
 
     @property
     def last_error(self) -> str | None:
-        if self._last_error is None and self._held:
-            return "; ".join(f"{topic} waits: {hold.reason}"
-                             for topic, hold in self._held.items())
-        return self._last_error
+        return self._last_error or self._readers.waiting
 
     @property
     def partitions(self) -> frozenset[tuple[str, int]]:
@@ -173,7 +157,8 @@ class FlowConsumer:
         self._running = True
         self._stopped.clear()
         try:
-            self._consumer.subscribe([self._topic, *self._readers], listener=self._claims)
+            self._consumer.subscribe([self._topic, *self._readers.topics],
+                                    listener=self._claims)
             with collector_tuned():
                 while not self._stopping.is_set():
                     await self._step()
@@ -189,7 +174,7 @@ class FlowConsumer:
             await self._stopped.wait()
 
     async def _step(self) -> None:
-        self._release_holds()
+        self._readers.release_due()
         claims_before = self._claims.made
         try:
             batch = await self._consumer.getmany(timeout_ms=self._poll_timeout_ms,
@@ -209,21 +194,21 @@ class FlowConsumer:
         async with self._batch_lock:
             try:
                 usable = await self._usable(batch, claims_before)
-                decoders = await self._prepare(batch, usable)
+                decoders = await self._readers.prepare(batch, usable)
                 work = self._sort(batch, usable, decoders)
                 result = await self._store(work)
             except OffsetConflict as conflict:  # another member has these partitions now
-                self._settle(stored=False)
+                self._readers.settle(stored=False)
                 self._log.warning("batch dropped: %s; resuming from the stored offsets",
                                   conflict)
                 await self._start_over_from_database(batch)
                 return True
             except Exception as exc:  # any failure to store: start over, keep consuming
-                self._settle(stored=False)
+                self._readers.settle(stored=False)
                 failure = exc
                 await self._start_over(batch)
             else:
-                self._settle(stored=True)
+                self._readers.settle(stored=True)
                 self._count(result, work)
                 crash_point("after_store")
                 self._commit(work)
@@ -256,56 +241,6 @@ class FlowConsumer:
         if late:
             await self._claims.claim(late)
         return usable
-
-    async def _prepare(self, batch: Batch, usable: set[Partition]) -> dict[str, Decode]:
-        """Each reader's decoder for this batch, from the new records of its topic. A reader
-        that cannot judge them has its topic held: its partitions leave ``usable``."""
-        decoders: dict[str, Decode] = {}
-        owned = self._claims.owned
-        for topic, reader in self._readers.items():
-            values = [record.value for tp, records in batch.items()
-                      if tp.topic == topic and tp in usable and (claim := owned.get(tp))
-                      for record in records if record.value and record.offset >= claim.resume]
-            try:
-                decoders[topic] = await reader.prepare(values)
-            except ChatbotError as error:
-                reader.settle(stored=False)
-                await self._hold(topic, [tp for tp in batch if tp.topic == topic], error)
-                usable.difference_update(tp for tp in batch if tp.topic == topic)
-            else:
-                if values and topic in self._held:
-                    self._log.info("%s: reading again", topic)
-                    del self._held[topic]
-        return decoders
-
-    async def _hold(self, topic: str, fetched: list[Partition], error: ChatbotError) -> None:
-        """Put the topic's fetched partitions back to their stored offsets and pause the
-        topic, for longer as failures repeat (at least the delay a TemporaryError names)."""
-        previous = self._held.get(topic)
-        failures = previous.failures + 1 if previous else 1
-        named = error.delay if isinstance(error, TemporaryError) else 0.0
-        delay = max(named, self._backoff.delay(failures))
-        self._held[topic] = _Hold(until=self._clock.monotonic() + delay, reason=str(error),
-                                  failures=failures)
-        self._log.warning("%s waits %.1fs (attempt %d): %s; the other topics go on", topic,
-                          delay, failures, error)
-        for tp in fetched:
-            claim = self._claims.owned.get(tp)
-            if claim is not None and tp in self._consumer.assignment():
-                await self._claims.restart(tp, claim.stored)
-        self._consumer.pause(*[tp for tp in self._consumer.assignment() if tp.topic == topic])
-
-    def _release_holds(self) -> None:
-        """Resume the held topics whose time is up (their next batch is judged again); a
-        partition assigned meanwhile is not paused, which is fine: it is judged too."""
-        now = self._clock.monotonic()
-        due = {topic for topic, hold in self._held.items() if hold.until <= now}
-        if due:
-            self._consumer.resume(*[tp for tp in self._consumer.paused() if tp.topic in due])
-
-    def _settle(self, *, stored: bool) -> None:
-        for reader in self._readers.values():
-            reader.settle(stored=stored)
 
     def _sort(self, batch: Batch, usable: Set[Partition], decoders: Mapping[str, Decode]
               ) -> _Work:

@@ -20,6 +20,7 @@ from typing import Any
 from chatbot.cluster.owners import OwnerResolver
 from chatbot.config.settings import Settings
 from chatbot.config.validate import in_cluster
+from chatbot.dependency import NotReady
 from chatbot.events.hubble import HubbleOptions
 from chatbot.events.hubble_dedup import ConnectionDedup
 from chatbot.events.hubble_outcome import Owner, PodRef
@@ -42,6 +43,13 @@ class Sensing:
     """The flows topic's reader, with CHATBOT_KAFKA_FLOWS_TOPIC."""
     synced: asyncio.Event | None = None
     """Set once ``coverage`` holds a full listing."""
+
+    async def ready(self) -> bool:
+        """The advisory readiness check: the approved intents have been read."""
+        if self.synced is not None and not self.synced.is_set():
+            raise NotReady("the approved ClientIntents are not read yet; Hubble flows wait in "
+                           "Kafka until they are")
+        return True
 
 
 async def open_sensing(settings: Settings, *, metrics: Metrics, stack: AsyncExitStack,
